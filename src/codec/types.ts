@@ -1,0 +1,49 @@
+/**
+ * Page codecs: pure functions over Uint8Array that turn one 4 KiB page (optionally against its
+ * previously sent version) into a payload, and back.
+ */
+
+/** Names of the registered codecs. `adaptive` picks the smallest of the others per page. */
+export type CodecName = 'zero' | 'raw' | 'lz4' | 'xbzrle' | 'lz4-delta' | 'adaptive';
+
+/**
+ * Codec ids as they travel on the wire. Append only; never renumber: a receiver rejects an id it
+ * does not know.
+ */
+export const CODEC_IDS = {
+  zero: 0,
+  raw: 1,
+  lz4: 2,
+  xbzrle: 3,
+  'lz4-delta': 4,
+  adaptive: 5,
+} as const satisfies Record<CodecName, number>;
+
+export interface PageCodec {
+  readonly name: CodecName;
+  /** The id that travels on the wire. */
+  readonly id: number;
+  /** A delta codec encodes a page against its old version and decodes onto it. */
+  readonly delta: boolean;
+  /**
+   * Encodes `page` into `out`. `old` is the previously sent version (delta codecs need it; full-page
+   * codecs ignore it). Returns the number of bytes written, or `null` when the encoding does not pay
+   * or does not fit in `out` (as QEMU's XBZRLE returns -1): an ordinary outcome, not an error.
+   * A delta codec returns 0 for an unchanged page.
+   */
+  encode(old: Uint8Array | null, page: Uint8Array, out: Uint8Array): number | null;
+  /**
+   * Decodes `payload` into `page`. For a delta codec `page` holds the old version on entry and the
+   * new one on return; a full-page codec overwrites `page`. Malformed input throws a LivemigError and
+   * never writes outside `page`.
+   */
+  decode(payload: Uint8Array, page: Uint8Array): void;
+}
+
+/** What `adaptive` (or any chooser) decided for one page. */
+export interface EncodeChoice {
+  /** The codec whose encoding was written; its id is what travels. */
+  codec: PageCodec;
+  /** Bytes written to `out`. */
+  length: number;
+}

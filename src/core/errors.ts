@@ -1,0 +1,81 @@
+/**
+ * One error type for the whole of livemig. Every failure carries a stable `code` (for scripts and
+ * tests) and the migration `phase` it happened in (for the operator). The table below is the
+ * complete list of codes; a test walks it.
+ */
+
+/** Where in a migration (or in which layer) an error arose. */
+export type Phase =
+  | 'setup'
+  | 'handshake'
+  | 'precopy'
+  | 'stop-copy'
+  | 'verify'
+  | 'resume'
+  | 'transport'
+  | 'wire'
+  | 'codec'
+  | 'cache'
+  | 'guest'
+  | 'qmp'
+  | 'cli';
+
+/** Every error code, its default phase and what it means. */
+export const ERROR_CODES = {
+  LIVEMIG_E_INVALID_OPTION: { phase: 'setup', summary: 'an option or argument has an invalid value' },
+  LIVEMIG_E_NATIVE_UNAVAILABLE: { phase: 'setup', summary: 'the native codec addon could not be loaded' },
+  LIVEMIG_E_CODEC_UNKNOWN: { phase: 'codec', summary: 'no codec with that name or id is registered' },
+  LIVEMIG_E_CODEC_TRUNCATED: { phase: 'codec', summary: 'an encoded page ends before its grammar does' },
+  LIVEMIG_E_CODEC_MALFORMED: { phase: 'codec', summary: 'an encoded page violates its codec grammar' },
+  LIVEMIG_E_CODEC_OVERRUN: { phase: 'codec', summary: 'an encoded page would write past the end of the page' },
+  LIVEMIG_E_CODEC_NEEDS_BASE: { phase: 'codec', summary: 'a delta codec was asked to encode without an old page' },
+  LIVEMIG_E_CACHE_CONFIG: { phase: 'cache', summary: 'the page cache cannot be built with these settings' },
+  LIVEMIG_E_WIRE_MALFORMED: { phase: 'wire', summary: 'a frame violates the wire format' },
+  LIVEMIG_E_WIRE_CHECKSUM: { phase: 'wire', summary: 'a frame checksum does not match its contents' },
+  LIVEMIG_E_WIRE_TOO_LARGE: { phase: 'wire', summary: 'a frame is larger than the negotiated maximum' },
+  LIVEMIG_E_WIRE_UNKNOWN_TYPE: { phase: 'wire', summary: 'a frame has a type this version does not know' },
+  LIVEMIG_E_WIRE_SEQUENCE: { phase: 'wire', summary: 'a frame arrived out of the expected sequence' },
+  LIVEMIG_E_VERSION_MISMATCH: { phase: 'handshake', summary: 'the peers speak incompatible protocol versions' },
+  LIVEMIG_E_HANDSHAKE: { phase: 'handshake', summary: 'the peers could not agree on capabilities' },
+  LIVEMIG_E_AUTH: { phase: 'handshake', summary: 'the peer failed authentication' },
+  LIVEMIG_E_TRANSPORT_CLOSED: { phase: 'transport', summary: 'the connection closed before the migration ended' },
+  LIVEMIG_E_TRANSPORT_TIMEOUT: { phase: 'transport', summary: 'the peer stopped answering within the timeout' },
+  LIVEMIG_E_TRANSPORT_CONNECT: { phase: 'transport', summary: 'a connection to the peer could not be opened' },
+  LIVEMIG_E_GUEST_CONFIG: { phase: 'guest', summary: 'the guest cannot be built with these settings' },
+  LIVEMIG_E_GUEST_SELF_CHECK: { phase: 'verify', summary: 'the guest workload self-check failed after migration' },
+  LIVEMIG_E_DIGEST_MISMATCH: { phase: 'verify', summary: 'the destination memory digest differs from the source' },
+  LIVEMIG_E_NOT_CONVERGED: { phase: 'precopy', summary: 'pre-copy did not converge within its limits' },
+  LIVEMIG_E_ABORTED: { phase: 'precopy', summary: 'the peer aborted the migration' },
+  LIVEMIG_E_PEER_CRASHED: { phase: 'transport', summary: 'the peer process exited during the migration' },
+  LIVEMIG_E_INTERNAL: { phase: 'setup', summary: 'an invariant of livemig itself was broken (a bug)' },
+} as const satisfies Record<string, { phase: Phase; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Stable numeric form of each code, carried in abort frames. Append only; never renumber. */
+export const ERROR_CODE_NUMBERS: Readonly<Record<ErrorCode, number>> = Object.freeze(
+  Object.fromEntries(Object.keys(ERROR_CODES).map((code, i) => [code, i + 1])) as Record<ErrorCode, number>,
+);
+
+/** The code with a given number, or undefined for a number this version does not know. */
+export function errorCodeFromNumber(n: number): ErrorCode | undefined {
+  const codes = Object.keys(ERROR_CODES) as ErrorCode[];
+  return codes[n - 1];
+}
+
+export class LivemigError extends Error {
+  readonly code: ErrorCode;
+  readonly phase: Phase;
+
+  constructor(code: ErrorCode, message: string, options: { phase?: Phase; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'LivemigError';
+    this.code = code;
+    this.phase = options.phase ?? ERROR_CODES[code].phase;
+  }
+}
+
+/** True when `err` is a LivemigError, optionally with the given code. */
+export function isLivemigError(err: unknown, code?: ErrorCode): err is LivemigError {
+  return err instanceof LivemigError && (code === undefined || err.code === code);
+}
