@@ -1,0 +1,69 @@
+/**
+ * Channels: reliable, message-oriented connections between a source and a destination agent.
+ * A message is one wire frame; a channel never splits or merges messages.
+ */
+
+export type TransportName = 'tcp' | 'memory' | 'mptcp' | 'multipath';
+
+/**
+ * Finds the length of the first message in a byte buffer: the total byte length when the header is
+ * complete, or null when more bytes are needed. Throws (a LivemigError) on a malformed header. Stream
+ * transports use it to split their byte stream; livemig passes the wire format's frame check.
+ */
+export type MessageLength = (buffered: Uint8Array) => number | null;
+
+export interface PathStats {
+  /** A label for the path or subflow, e.g. '10.1.0.1->10.1.0.2' or 'subflow-0'. */
+  label: string;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+export interface ChannelStats {
+  bytesSent: number;
+  bytesReceived: number;
+  messagesSent: number;
+  messagesReceived: number;
+  paths: PathStats[];
+}
+
+export interface ChannelOptions {
+  /** Splits a byte stream into messages (stream transports need it). */
+  messageLength?: MessageLength;
+  /** Largest message accepted, in bytes; larger ones abort the channel. @default 16777216 */
+  maxMessageBytes?: number;
+  /** Bytes queued for sending beyond which send() waits. @default 4194304 */
+  sendHighWaterBytes?: number;
+  /** Bytes received but not yet consumed beyond which reading from the peer stops. @default 4194304 */
+  receiveHighWaterBytes?: number;
+  /** Idle time after which a silent peer is an error, in ms; 0 disables. @default 30000 */
+  idleTimeoutMs?: number;
+}
+
+export interface Channel extends AsyncIterable<Uint8Array> {
+  readonly transport: TransportName;
+  /**
+   * Queues one message. Resolves once it is accepted below the high-water mark (backpressure), so a
+   * slow receiver slows the sender. The channel owns `message` afterwards: do not modify it.
+   * Rejects with a LivemigError if the channel is closed or broken.
+   */
+  send(message: Uint8Array): Promise<void>;
+  /** Flushes what is queued, then closes the sending side. */
+  close(): Promise<void>;
+  /** Tears the channel down at once; pending and future operations fail with `err`. */
+  destroy(err?: Error): void;
+  stats(): ChannelStats;
+}
+
+export interface Listener {
+  /** The address actually bound, e.g. { host: '127.0.0.1', port: 40123 }. */
+  readonly address: { host: string; port: number };
+  /** Waits for the next incoming channel. */
+  accept(): Promise<Channel>;
+  close(): Promise<void>;
+}
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
