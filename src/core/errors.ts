@@ -48,6 +48,10 @@ export const ERROR_CODES = {
   LIVEMIG_E_ABORTED: { phase: 'precopy', summary: 'the peer aborted the migration' },
   LIVEMIG_E_PEER_CRASHED: { phase: 'transport', summary: 'the peer process exited during the migration' },
   LIVEMIG_E_INTERNAL: { phase: 'setup', summary: 'an invariant of livemig itself was broken (a bug)' },
+  LIVEMIG_E_TRANSPORT_TOO_LARGE: { phase: 'transport', summary: 'a message is larger than the channel accepts' },
+  LIVEMIG_E_TRANSPORT_MALFORMED: { phase: 'transport', summary: 'the byte stream could not be split into messages' },
+  LIVEMIG_E_TRANSPORT_LISTEN: { phase: 'transport', summary: 'the local address could not be listened on' },
+  LIVEMIG_E_GUEST_WORKER: { phase: 'guest', summary: 'the synthetic guest workload thread died or stopped answering' },
 } as const satisfies Record<string, { phase: Phase; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

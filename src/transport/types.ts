@@ -40,6 +40,35 @@ export interface ChannelOptions {
   idleTimeoutMs?: number;
 }
 
+/** Options for opening a channel to a listening peer. */
+export interface ConnectOptions extends ChannelOptions {
+  /**
+   * How long to keep retrying a refused or unreachable connection, in ms, because the receiving
+   * process may start a moment after the sender; 0 makes a single attempt. @default 0
+   */
+  connectTimeoutMs?: number;
+  /** Pause between connection attempts, in ms. @default 100 */
+  connectRetryDelayMs?: number;
+}
+
+/**
+ * A transport: how channels are opened between two agents. `createTransport(name)` returns one;
+ * new transports (mptcp, multipath) plug in by registering a factory.
+ */
+export interface Transport {
+  readonly name: TransportName;
+  /** Opens a channel to a peer listening on `endpoint`. */
+  connect(endpoint: Endpoint, options?: ConnectOptions): Promise<Channel>;
+  /** Listens on `endpoint` (port 0 picks an ephemeral port) for incoming channels. */
+  listen(endpoint: Endpoint, options?: ChannelOptions): Promise<Listener>;
+}
+
+/**
+ * A reliable, ordered, message-oriented channel. Iterating it yields the received messages; the loop
+ * ends after the last message once the peer has closed its sending side, and throws a LivemigError
+ * when the channel breaks. Leaving a loop early (break) keeps the channel open: the next loop
+ * continues with the next message. One consumer at a time.
+ */
 export interface Channel extends AsyncIterable<Uint8Array> {
   readonly transport: TransportName;
   /**

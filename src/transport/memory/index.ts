@@ -1,0 +1,1 @@
+export { createMemoryPair } from './memory-channel.js';

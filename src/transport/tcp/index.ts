@@ -1,0 +1,2 @@
+export { connectTcp, listenTcp } from './connect.js';
+export { TcpChannel } from './tcp-channel.js';
