@@ -1,2 +1,4 @@
 export * from './errors.js';
 export * from './units.js';
+export * from './clock.js';
+export * from './logger.js';

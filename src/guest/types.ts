@@ -56,3 +56,44 @@ export interface Guest {
   /** Stops the workload thread and frees resources. */
   close(): Promise<void>;
 }
+
+/** Options of a synthetic guest built as a migration source (`createSyntheticGuest`). */
+export interface SyntheticGuestOptions {
+  kind?: 'synthetic';
+  /** What the workload thread does. @default 'hotset' */
+  workload?: WorkloadName;
+  /** Bytes of guest memory; a multiple of pageSize. @default 536870912 (512 MiB) */
+  memoryBytes?: number;
+  /** Page size in bytes; a power of two from 1024 to 65536. @default 4096 */
+  pageSize?: number;
+  /** Seed of the initial content and of the workload's random choices (u32). @default 1 */
+  seed?: number;
+  /** hotset: percent of data pages in the hot set, (0, 100]. @default 10 */
+  hotPercent?: number;
+  /**
+   * Page writes per second the workload aims at (its "natural" speed before any throttle); 0 means
+   * as fast as the thread can. @default idle 20, hotset 50000, memstress 25000, qemu-test 50000,
+   * zipf 30000 (pages/s)
+   */
+  dirtyRate?: number;
+  /** zipf: exponent s of the popularity law (rank r has weight 1/r^s), (0, 5]. @default 0.99 */
+  zipfS?: number;
+  /**
+   * The same parameters in GuestDescription.params form ({ seed, hotPercent, dirtyRate, zipfS });
+   * the named options above take precedence. @default {}
+   */
+  params?: Record<string, number | string>;
+  /** Start the workload at once; false leaves the guest paused until resume(). @default true */
+  running?: boolean;
+  /** How long pause()/resume() wait for the workload thread before rejecting, in ms. @default 5000 */
+  answerTimeoutMs?: number;
+}
+
+/** Options of a guest whose memory is loaded from an image file (`createImageGuest`). */
+export interface ImageGuestOptions {
+  kind: 'image';
+  /** Path of the memory image; its size is rounded up to whole pages (zero-filled). */
+  path: string;
+  /** Page size in bytes. @default 4096 */
+  pageSize?: number;
+}
