@@ -1,7 +1,7 @@
 /** transport/: reliable message channels between the source and destination agents. */
 export type {
   Channel, ChannelOptions, ChannelStats, ConnectOptions, Endpoint, Listener, MessageLength, PathStats,
-  Transport, TransportName,
+  SendOptions, Transport, TransportName,
 } from './types.js';
 export {
   DEFAULT_CONNECT_RETRY_DELAY_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_MESSAGE_BYTES,

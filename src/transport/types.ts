@@ -69,6 +69,17 @@ export interface Transport {
  * when the channel breaks. Leaving a loop early (break) keeps the channel open: the next loop
  * continues with the next message. One consumer at a time.
  */
+/** Per-message delivery hints. */
+export interface SendOptions {
+  /**
+   * A barrier is delivered after every message sent before it and before every message sent after
+   * it. Between barriers a multipath channel may deliver in any order (so one slow path does not
+   * hold up the others); ordered transports (tcp, mptcp) deliver everything in order anyway.
+   * livemig marks round boundaries as barriers. @default false
+   */
+  barrier?: boolean;
+}
+
 export interface Channel extends AsyncIterable<Uint8Array> {
   readonly transport: TransportName;
   /**
@@ -76,7 +87,7 @@ export interface Channel extends AsyncIterable<Uint8Array> {
    * slow receiver slows the sender. The channel owns `message` afterwards: do not modify it.
    * Rejects with a LivemigError if the channel is closed or broken.
    */
-  send(message: Uint8Array): Promise<void>;
+  send(message: Uint8Array, options?: SendOptions): Promise<void>;
   /** Flushes what is queued, then closes the sending side. */
   close(): Promise<void>;
   /** Tears the channel down at once; pending and future operations fail with `err`. */

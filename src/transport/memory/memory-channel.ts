@@ -8,7 +8,7 @@ import { LivemigError } from '../../core/index.js';
 import { IdleTimer } from '../idle-timer.js';
 import { MessageQueue } from '../message-queue.js';
 import { resolveChannelOptions, type ResolvedChannelOptions } from '../options.js';
-import type { Channel, ChannelOptions, ChannelStats } from '../types.js';
+import type { Channel, ChannelOptions, ChannelStats, SendOptions } from '../types.js';
 
 interface SendWaiter {
   resolve(): void;
@@ -45,7 +45,8 @@ class MemoryChannel implements Channel {
     this.#peer = peer;
   }
 
-  async send(message: Uint8Array): Promise<void> {
+  // Ordered: every message is a barrier already, so the hint needs no handling.
+  async send(message: Uint8Array, _options?: SendOptions): Promise<void> {
     if (this.#error !== undefined) throw this.#error;
     if (this.#closed) {
       throw new LivemigError('LIVEMIG_E_TRANSPORT_CLOSED', `Cannot send on ${this.#label}: the channel was closed for sending`);

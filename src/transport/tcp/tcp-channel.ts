@@ -14,7 +14,7 @@ import { IdleTimer } from '../idle-timer.js';
 import { MessageQueue } from '../message-queue.js';
 import { MessageSplitter } from '../message-splitter.js';
 import type { ResolvedChannelOptions } from '../options.js';
-import type { Channel, ChannelStats, MessageLength } from '../types.js';
+import type { Channel, ChannelStats, MessageLength, SendOptions } from '../types.js';
 
 /** Errors by which the peer (or the network) tore the connection down. */
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -60,7 +60,8 @@ export class TcpChannel implements Channel {
     return this.#label;
   }
 
-  async send(message: Uint8Array): Promise<void> {
+  // Ordered: every message is a barrier already, so the hint needs no handling.
+  async send(message: Uint8Array, _options?: SendOptions): Promise<void> {
     this.#assertWritable();
     if (message.length === 0 || message.length > this.#options.maxMessageBytes) {
       throw message.length === 0
