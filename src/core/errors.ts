@@ -52,6 +52,10 @@ export const ERROR_CODES = {
   LIVEMIG_E_TRANSPORT_MALFORMED: { phase: 'transport', summary: 'the byte stream could not be split into messages' },
   LIVEMIG_E_TRANSPORT_LISTEN: { phase: 'transport', summary: 'the local address could not be listened on' },
   LIVEMIG_E_GUEST_WORKER: { phase: 'guest', summary: 'the synthetic guest workload thread died or stopped answering' },
+  LIVEMIG_E_TESTBED: { phase: 'setup', summary: 'the network testbed (namespaces, paths, shaping) could not be built or used' },
+  LIVEMIG_E_NOT_ROOT: { phase: 'setup', summary: 'the operation needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN)' },
+  LIVEMIG_E_MPTCP_UNAVAILABLE: { phase: 'transport', summary: 'the kernel (or this process) cannot open MPTCP sockets' },
+  LIVEMIG_E_MPTCP_FALLBACK: { phase: 'transport', summary: 'an MPTCP connection fell back to plain TCP while MPTCP was required' },
 } as const satisfies Record<string, { phase: Phase; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
