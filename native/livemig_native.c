@@ -1,0 +1,405 @@
+/*
+ * livemig_native: LZ4 block codecs for page payloads, over the system's liblz4.so.1, via plain
+ * N-API (node_api.h only, so one binary serves every Node ABI >= napi 8).
+ *
+ * Every function writes into caller-owned TypedArrays and allocates nothing per call: each addon
+ * instance (main thread or worker) owns one LZ4 state and one scratch page, freed with the instance.
+ *
+ *   lz4Compress(src, dst[, maxBytes])          -> n > 0 bytes written | 0 does not fit
+ *   lz4Decompress(src, dst)                    -> n >= 0 bytes produced | E_* < 0
+ *   lz4DeltaCompress(old, page, dst[, maxBytes]) -> n > 0 | 0 does not fit | DELTA_UNCHANGED (-1)
+ *   lz4DeltaDecompress(src, page)              -> page.length | E_* < 0 (page untouched)
+ *   lz4DecompressSystem(src, dst)              -> liblz4's LZ4_decompress_safe result
+ *
+ * Compression is liblz4's (LZ4_compress_fast_extState, acceleration 1). Decoding is our own strict
+ * single-pass decoder (see decode_block for why); lz4DecompressSystem exposes liblz4's decoder
+ * for differential tests and benchmarks.
+ */
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <node_api.h>
+
+#include "lz4_api.h"
+
+/* Largest page the delta functions accept: the scratch size. */
+#define SCRATCH_BYTES 65536
+
+/* Return values; mirrored in src/codec/native.ts. */
+#define DELTA_UNCHANGED (-1)
+#define E_TRUNCATED (-2) /* input ends inside a sequence, or is empty */
+#define E_MALFORMED (-3) /* offset 0 or before the start, trailing bytes, end-of-block rules */
+#define E_OVERRUN (-4)   /* the block would produce more than dst.length bytes */
+#define E_SHORT (-5)     /* a valid block, but fewer bytes than the page (delta only) */
+
+typedef struct {
+  void *state;      /* LZ4_sizeofState() bytes */
+  uint8_t *scratch; /* SCRATCH_BYTES, 16-byte aligned by malloc */
+} instance_t;
+
+typedef struct {
+  uint8_t *data;
+  size_t len; /* bytes, not elements */
+} bytes_t;
+
+static size_t element_size(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: case napi_uint8_array: case napi_uint8_clamped_array: return 1;
+    case napi_int16_array: case napi_uint16_array: return 2;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: return 4;
+    default: return 8; /* float64, bigint64, biguint64 */
+  }
+}
+
+static int throw_type(napi_env env, const char *code, const char *msg) {
+  napi_throw_type_error(env, code, msg);
+  return 0;
+}
+
+/* Reads a TypedArray argument; napi already adjusts `data` by byteOffset. Returns 0 after throwing. */
+static int get_bytes(napi_env env, napi_value v, const char *msg, bytes_t *out) {
+  napi_typedarray_type t;
+  size_t n = 0;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, v, &t, &n, &data, NULL, NULL) != napi_ok) {
+    return throw_type(env, "ERR_INVALID_ARG_TYPE", msg);
+  }
+  out->data = (uint8_t *)data;
+  out->len = n * element_size(t);
+  return 1;
+}
+
+/* Optional byte limit: undefined means `fallback`; otherwise an integer in [0, fallback]. */
+static int get_limit(napi_env env, napi_value v, size_t fallback, size_t *out) {
+  napi_valuetype vt;
+  double d;
+  napi_typeof(env, v, &vt);
+  if (vt == napi_undefined) {
+    *out = fallback;
+    return 1;
+  }
+  if (vt != napi_number || napi_get_value_double(env, v, &d) != napi_ok || d != d || d < 0 ||
+      d != (double)(size_t)d || (size_t)d > fallback) {
+    return throw_type(env, "ERR_INVALID_ARG_VALUE",
+                      "maxBytes must be an integer between 0 and dst.length");
+  }
+  *out = (size_t)d;
+  return 1;
+}
+
+static int overlaps(const bytes_t *a, const bytes_t *b) {
+  return a->len && b->len && a->data < b->data + b->len && b->data < a->data + a->len;
+}
+
+static napi_value int_value(napi_env env, int n) {
+  napi_value v;
+  napi_create_int32(env, n, &v);
+  return v;
+}
+
+static int clamp_int(size_t n) { return n > INT_MAX ? INT_MAX : (int)n; }
+
+/*
+ * Decodes one raw LZ4 block into dst[0, cap) in a single pass and returns the bytes produced, or an
+ * E_* code. Written from the LZ4 block format spec rather than calling LZ4_decompress_safe, because
+ * liblz4 1.9.4 accepts match offset 0 (output then depends on stale dst bytes) and a separate
+ * validating walk before liblz4 cost 40% of decode speed on binary pages.
+ *
+ * Grammar: sequence* last; sequence = token [lit-ext] literals offset:u16le [ml-ext];
+ * last = token [lit-ext] literals (ends exactly at the end of input); token = lit:4 | (ml-4):4;
+ * an ext is 255* then one byte < 255, each added to the 15 in the token's nibble.
+ * End-of-block rules (relative to the bytes produced): the last match starts >= 12 bytes before
+ * the end and ends >= 5 bytes before it.
+ *
+ * Safety: every read is checked against iend and every write against oend before it happens;
+ * fast paths copy 8/16-byte chunks only when that much room is left in both buffers, so bytes of
+ * dst past the returned length may be overwritten (never past cap).
+ */
+static int decode_block(const uint8_t *ip, size_t n, uint8_t *const dst, size_t cap) {
+  const uint8_t *const iend = ip + n;
+  uint8_t *op = dst;
+  uint8_t *const oend = dst + cap;
+  size_t last_match_start = 0, last_match_end = 0, produced;
+  unsigned b;
+  if (n == 0) return E_TRUNCATED;
+  for (;;) {
+    const unsigned token = *ip++;
+    size_t lit = token >> 4, ml, off;
+    const uint8_t *match;
+    uint8_t *cpy;
+    /* Fast path for the common sequence (lit <= 14, match <= 18 at offset >= 8) far from both ends:
+     * 19 input bytes left cover literals, offset and a next token; 40 output bytes cover the 16-byte
+     * literal copy and three 8-byte match copies. */
+    if (__builtin_expect(lit < 15 && (token & 15) != 15 && iend - ip >= 19 && oend - op >= 40, 1)) {
+      memcpy(op, ip, 16);
+      ip += lit;
+      op += lit;
+      off = (size_t)ip[0] | ((size_t)ip[1] << 8);
+      ip += 2;
+      if (__builtin_expect(off >= 8 && off <= (size_t)(op - dst), 1)) {
+        ml = (token & 15) + 4;
+        match = op - off;
+        memcpy(op, match, 8);
+        memcpy(op + 8, match + 8, 8);
+        memcpy(op + 16, match + 16, 8);
+        last_match_start = (size_t)(op - dst);
+        last_match_end = last_match_start + ml;
+        op += ml;
+        continue;
+      }
+      if (off == 0 || off > (size_t)(op - dst)) return E_MALFORMED;
+      ml = (token & 15) + 4;
+      goto copy_match;
+    }
+    if (lit == 15) {
+      do {
+        if (ip == iend) return E_TRUNCATED;
+        b = *ip++;
+        lit += b;
+      } while (b == 255);
+    }
+    if ((size_t)(iend - ip) < lit) return E_TRUNCATED;
+    if ((size_t)(oend - op) < lit) return E_OVERRUN;
+    if ((size_t)(iend - ip) - lit >= 16 && (size_t)(oend - op) - lit >= 16) {
+      /* 16 spare bytes in both buffers: copy in chunks, overshooting into bytes written later. */
+      uint8_t *const lend = op + lit;
+      const uint8_t *s = ip;
+      uint8_t *d = op;
+      do { memcpy(d, s, 16); d += 16; s += 16; } while (d < lend);
+    } else {
+      memcpy(op, ip, lit);
+    }
+    ip += lit;
+    op += lit;
+    if (ip == iend) break;
+    /* Bytes after a complete page can only overrun it: call them trailing garbage. */
+    if (op == oend) return E_MALFORMED;
+    if (iend - ip < 2) return E_TRUNCATED;
+    off = (size_t)ip[0] | ((size_t)ip[1] << 8);
+    ip += 2;
+    if (off == 0 || off > (size_t)(op - dst)) return E_MALFORMED;
+    ml = (token & 15) + 4;
+    if ((token & 15) == 15) {
+      do {
+        if (ip == iend) return E_TRUNCATED;
+        b = *ip++;
+        ml += b;
+      } while (b == 255);
+    }
+  copy_match:
+    if ((size_t)(oend - op) < ml) return E_OVERRUN;
+    /* A block ends with a literals-only sequence, never with a match. */
+    if (ip == iend) return E_TRUNCATED;
+    match = op - off;
+    cpy = op + ml;
+    last_match_start = (size_t)(op - dst);
+    last_match_end = last_match_start + ml;
+    if (oend - cpy >= 16) {
+      if (off >= 16) {
+        do { memcpy(op, match, 16); op += 16; match += 16; } while (op < cpy);
+      } else if (off >= 8) {
+        do { memcpy(op, match, 8); op += 8; match += 8; } while (op < cpy);
+      } else {
+        /* Period < 8: lay down one multiple of the period >= 8 bytewise, then copy 8-byte chunks
+         * from that far back, which holds the same bytes because the output is periodic. */
+        size_t step = off;
+        uint8_t *stop;
+        while (step < 8) step += off; /* terminates: off >= 1 was checked above */
+        stop = op + step;
+        while (op < stop) *op++ = *match++;
+        match = op - step;
+        while (op < cpy) { memcpy(op, match, 8); op += 8; match += 8; }
+      }
+    } else {
+      while (op < cpy) *op++ = *match++;
+    }
+    op = cpy;
+  }
+  produced = (size_t)(op - dst);
+  if (last_match_end != 0 && (last_match_start + 12 > produced || last_match_end + 5 > produced)) {
+    return E_MALFORMED;
+  }
+  return (int)produced;
+}
+
+/* out = a ^ b; returns nonzero when any byte differs. Word loads via memcpy: views may be unaligned. */
+static int xor_bytes(uint8_t *out, const uint8_t *a, const uint8_t *b, size_t n) {
+  uint64_t acc = 0, x, y;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    memcpy(&x, a + i, 8);
+    memcpy(&y, b + i, 8);
+    x ^= y;
+    memcpy(out + i, &x, 8);
+    acc |= x;
+  }
+  for (; i < n; i++) {
+    out[i] = a[i] ^ b[i];
+    acc |= out[i];
+  }
+  return acc != 0;
+}
+
+static instance_t *instance(napi_env env) {
+  void *p = NULL;
+  napi_get_instance_data(env, &p);
+  return (instance_t *)p;
+}
+
+#define GET_ARGS(N)                                                          \
+  size_t argc = (N);                                                         \
+  napi_value argv[(N)];                                                      \
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+
+static napi_value lz4_compress(napi_env env, napi_callback_info info) {
+  bytes_t src, dst;
+  size_t limit;
+  GET_ARGS(3);
+  if (!get_bytes(env, argv[0], "src must be a Uint8Array", &src)) return NULL;
+  if (!get_bytes(env, argv[1], "dst must be a Uint8Array", &dst)) return NULL;
+  if (!get_limit(env, argv[2], dst.len, &limit)) return NULL;
+  if (src.len > LZ4_MAX_INPUT_SIZE) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "src is larger than one LZ4 block allows (0x7E000000 bytes)");
+    return NULL;
+  }
+  if (overlaps(&src, &dst)) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "src and dst must not overlap");
+    return NULL;
+  }
+  return int_value(env, LZ4_compress_fast_extState(instance(env)->state, (const char *)src.data,
+                                                   (char *)dst.data, (int)src.len, clamp_int(limit), 1));
+}
+
+static napi_value lz4_decompress(napi_env env, napi_callback_info info) {
+  bytes_t src, dst;
+  GET_ARGS(2);
+  if (!get_bytes(env, argv[0], "src must be a Uint8Array", &src)) return NULL;
+  if (!get_bytes(env, argv[1], "dst must be a Uint8Array", &dst)) return NULL;
+  if (src.len > LZ4_MAX_INPUT_SIZE) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "src is larger than one LZ4 block allows (0x7E000000 bytes)");
+    return NULL;
+  }
+  if (overlaps(&src, &dst)) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "src and dst must not overlap");
+    return NULL;
+  }
+  return int_value(env, decode_block(src.data, src.len, dst.data, (size_t)clamp_int(dst.len)));
+}
+
+/* liblz4's own decoder, unvalidated: for differential tests and benchmarks only (accepts offset 0). */
+static napi_value lz4_decompress_system(napi_env env, napi_callback_info info) {
+  bytes_t src, dst;
+  GET_ARGS(2);
+  if (!get_bytes(env, argv[0], "src must be a Uint8Array", &src)) return NULL;
+  if (!get_bytes(env, argv[1], "dst must be a Uint8Array", &dst)) return NULL;
+  if (src.len > LZ4_MAX_INPUT_SIZE) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "src is larger than one LZ4 block allows (0x7E000000 bytes)");
+    return NULL;
+  }
+  if (overlaps(&src, &dst)) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "src and dst must not overlap");
+    return NULL;
+  }
+  return int_value(env, LZ4_decompress_safe((const char *)src.data, (char *)dst.data, (int)src.len,
+                                            clamp_int(dst.len)));
+}
+
+static napi_value lz4_delta_compress(napi_env env, napi_callback_info info) {
+  bytes_t old, page, dst;
+  size_t limit;
+  instance_t *inst;
+  GET_ARGS(4);
+  if (!get_bytes(env, argv[0], "old must be a Uint8Array", &old)) return NULL;
+  if (!get_bytes(env, argv[1], "page must be a Uint8Array", &page)) return NULL;
+  if (!get_bytes(env, argv[2], "dst must be a Uint8Array", &dst)) return NULL;
+  if (!get_limit(env, argv[3], dst.len, &limit)) return NULL;
+  if (old.len != page.len) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "old and page must have the same byte length");
+    return NULL;
+  }
+  if (page.len > SCRATCH_BYTES) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "page is larger than 65536 bytes, the delta scratch size");
+    return NULL;
+  }
+  inst = instance(env);
+  if (!xor_bytes(inst->scratch, old.data, page.data, page.len)) return int_value(env, DELTA_UNCHANGED);
+  return int_value(env, LZ4_compress_fast_extState(inst->state, (const char *)inst->scratch,
+                                                   (char *)dst.data, (int)page.len, clamp_int(limit), 1));
+}
+
+static napi_value lz4_delta_decompress(napi_env env, napi_callback_info info) {
+  bytes_t src, page;
+  instance_t *inst;
+  int rc;
+  GET_ARGS(2);
+  if (!get_bytes(env, argv[0], "src must be a Uint8Array", &src)) return NULL;
+  if (!get_bytes(env, argv[1], "page must be a Uint8Array", &page)) return NULL;
+  if (page.len > SCRATCH_BYTES) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "page is larger than 65536 bytes, the delta scratch size");
+    return NULL;
+  }
+  if (src.len > LZ4_MAX_INPUT_SIZE) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "src is larger than one LZ4 block allows (0x7E000000 bytes)");
+    return NULL;
+  }
+  inst = instance(env);
+  rc = decode_block(src.data, src.len, inst->scratch, page.len);
+  if (rc < 0) return int_value(env, rc);
+  /* Only a delta covering the whole page may touch it: a short one would leave it half-updated. */
+  if ((size_t)rc != page.len) return int_value(env, E_SHORT);
+  xor_bytes(page.data, page.data, inst->scratch, page.len);
+  return int_value(env, rc);
+}
+
+static void free_instance(napi_env env, void *data, void *hint) {
+  instance_t *inst = (instance_t *)data;
+  (void)env;
+  (void)hint;
+  free(inst->state);
+  free(inst->scratch);
+  free(inst);
+}
+
+static int set_int(napi_env env, napi_value obj, const char *name, int n) {
+  return napi_set_named_property(env, obj, name, int_value(env, n)) == napi_ok;
+}
+
+static int set_fn(napi_env env, napi_value obj, const char *name, napi_callback cb) {
+  napi_value fn;
+  return napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn) == napi_ok &&
+         napi_set_named_property(env, obj, name, fn) == napi_ok;
+}
+
+NAPI_MODULE_INIT() {
+  instance_t *inst = (instance_t *)calloc(1, sizeof(instance_t));
+  if (inst) {
+    inst->state = malloc((size_t)LZ4_sizeofState());
+    inst->scratch = (uint8_t *)malloc(SCRATCH_BYTES);
+  }
+  if (!inst || !inst->state || !inst->scratch) {
+    if (inst) free_instance(env, inst, NULL);
+    napi_throw_error(env, NULL, "livemig_native: out of memory allocating the LZ4 state");
+    return NULL;
+  }
+  if (napi_set_instance_data(env, inst, free_instance, NULL) != napi_ok) {
+    free_instance(env, inst, NULL);
+    return NULL;
+  }
+  if (!set_fn(env, exports, "lz4Compress", lz4_compress) ||
+      !set_fn(env, exports, "lz4Decompress", lz4_decompress) ||
+      !set_fn(env, exports, "lz4DecompressSystem", lz4_decompress_system) ||
+      !set_fn(env, exports, "lz4DeltaCompress", lz4_delta_compress) ||
+      !set_fn(env, exports, "lz4DeltaDecompress", lz4_delta_decompress) ||
+      !set_int(env, exports, "LZ4_VERSION_NUMBER", LZ4_versionNumber()) ||
+      !set_int(env, exports, "MAX_DELTA_PAGE_BYTES", SCRATCH_BYTES) ||
+      !set_int(env, exports, "DELTA_UNCHANGED", DELTA_UNCHANGED) ||
+      !set_int(env, exports, "E_TRUNCATED", E_TRUNCATED) ||
+      !set_int(env, exports, "E_MALFORMED", E_MALFORMED) ||
+      !set_int(env, exports, "E_OVERRUN", E_OVERRUN) ||
+      !set_int(env, exports, "E_SHORT", E_SHORT)) {
+    return NULL;
+  }
+  return exports;
+}

@@ -1,0 +1,12 @@
+/** Page codecs: the only public surface of src/codec. */
+
+export type { CodecName, EncodeChoice, PageCodec } from './types.js';
+export { CODEC_IDS } from './types.js';
+export { CodecRegistry, codecNames, defaultCodecRegistry, getCodec, getCodecById } from './registry.js';
+export { adaptiveCodec, encodeBest } from './adaptive.js';
+export { lz4Codec } from './lz4.js';
+export { lz4DeltaCodec } from './lz4-delta.js';
+export { rawCodec } from './raw.js';
+export { XBZRLE_MAX_PAGE_SIZE, xbzrleCodec, xbzrleDecode, xbzrleEncode, xbzrleValidate } from './xbzrle.js';
+export { isZeroPage, zeroCodec } from './zero.js';
+export { ULEB128_SMALL_MAX, uleb128SmallDecode, uleb128SmallEncode, uleb128SmallLength } from './uleb128.js';
