@@ -1,0 +1,35 @@
+import { LivemigError } from '../../core/index.js';
+
+export const BENCH_HELP = `livemig bench SUITE [--json] [suite options]
+
+Suites:
+  codecs      every page codec over page classes, with a page copy and naive references as baselines
+  lz4         the LZ4 bindings: livemig's addon against node-lz4, lz4-napi and a naive TS codec
+  cache       2way and direct caches against a Map baseline
+  wire        building and parsing page batches
+  transport   TCP channel throughput against a raw socket pipe
+  migrate     whole migrations: workloads × codecs × guest sizes, capped and uncapped`;
+
+type Suite = (argv: string[]) => Promise<unknown>;
+
+// Benchmarks live in bench/, outside the library; they are loaded only when asked for.
+const SUITES: Record<string, () => Promise<Suite>> = {
+  codecs: async () => (await import('../../../bench/codecs.js')).main,
+  lz4: async () => (await import('../../../bench/lz4-bindings.js')).main,
+  cache: async () => (await import('../../../bench/cache.js')).main,
+  wire: async () => (await import('../../../bench/wire.js')).main,
+  transport: async () => (await import('../../../bench/transport.js')).main,
+  migrate: async () => (await import('../../../bench/migrate.js')).main,
+};
+
+export async function benchCommand(argv: string[]): Promise<number> {
+  const [suite, ...rest] = argv;
+  if (!suite || suite === '--help' || suite === '-h') {
+    process.stdout.write(BENCH_HELP + '\n');
+    return suite ? 0 : 2;
+  }
+  const load = SUITES[suite];
+  if (!load) throw new LivemigError('LIVEMIG_E_INVALID_OPTION', `Expected a bench suite (${Object.keys(SUITES).join(', ')}), got '${suite}'`, { phase: 'cli' });
+  await (await load())(rest);
+  return 0;
+}

@@ -1,0 +1,113 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { LivemigError, stderrLogger } from '../../core/index.js';
+import { connectTcp } from '../../transport/index.js';
+import { checkFrame } from '../../wire/index.js';
+import type { MigrationReport } from '../../engine/index.js';
+import { COMMON_OPTIONS, SOURCE_OPTIONS, sourceConfig } from '../options.js';
+import { buildSourceGuest, migrateOver, printReport } from '../source-side.js';
+import { parseFlags } from '../args.js';
+
+export const MIGRATE_OPTIONS_HELP = `
+Guest:
+  --guest-mib N            guest memory in MiB (default 512)
+  --workload W             idle | hotset | memstress | qemu-test | zipf (default hotset)
+  --hot-percent P          hot set share for hotset (default 10)
+  --dirty-rate N           page writes per second (default: per workload)
+  --seed N                 content and workload seed (default 1)
+  --image FILE             migrate a memory image file instead (no workload)
+  --warmup-ms N            let the workload run before migrating (default 1000)
+Pre-copy:
+  --codec C                none | lz4 | xbzrle | lz4-delta | adaptive (default lz4-delta)
+  --cache-mib N            source page cache size (default 64)
+  --cache-policy P         2way | direct (default 2way)
+  --downtime-limit-ms N    longest acceptable pause, end to end (default 300)
+  --max-bandwidth B        cap the rate, e.g. 125MB (bytes/s; default unlimited)
+  --max-rounds N           rounds before --on-limit applies (default 30)
+  --max-time-s N           pre-copy seconds before --on-limit applies (default 600)
+  --on-limit force|abort   complete with a longer downtime, or give up (default force)
+  --no-auto-converge       never throttle the workload
+  --verify pages|full      pages: compare digests of per-page hashes taken as pages are
+                           sent and applied; full: also rehash all memory on both sides
+                           during the downtime (default pages)
+Output:
+  --json                   one JSON report on stdout; progress on stderr
+  -v, --verbose            per-round log on stderr`;
+
+export const MIGRATE_HELP = `livemig migrate [options]
+
+Live-migrates a running synthetic guest between two processes on this machine over TCP loopback:
+this process is the source, a child 'livemig receive' the destination. With no options: a 512 MiB
+hotset guest, lz4-delta. Downtime is measured end to end, from the source pause to the destination
+resume.
+${MIGRATE_OPTIONS_HELP}`;
+
+/** `livemig migrate`: source here, destination in a child process, over loopback. */
+export async function migrateCommand(argv: string[]): Promise<number> {
+  const values = parseFlags(argv, { ...COMMON_OPTIONS, ...SOURCE_OPTIONS, fault: { type: 'string' } });
+  if (values.help) {
+    process.stdout.write(MIGRATE_HELP + '\n');
+    return 0;
+  }
+  const cfg = sourceConfig(values);
+  const json = values.json === true;
+  const log = stderrLogger(values.verbose === true);
+  const { child, port, lines } = await startReceiver(values.fault as string | undefined);
+  let report: MigrationReport | null = null;
+  const guest = await buildSourceGuest(cfg, log);
+  try {
+    const channel = await connectTcp({ host: '127.0.0.1', port }, { messageLength: checkFrame, connectTimeoutMs: 10_000 });
+    report = await migrateOver(cfg, guest, channel, { json, verbose: values.verbose === true });
+  } finally {
+    await guest.close();
+    const code = await exitOf(child);
+    const dest = lines.map((l) => safeJson(l)).find((x) => x !== null) ?? null;
+    if (report) {
+      report.destination = { 'exit-code': code, ...(dest ?? {}) };
+      printReport(report, json);
+    }
+  }
+  return report!.verified && report!['self-check']?.ok !== false ? 0 : 1;
+}
+
+/** Forks `livemig receive --once` on an ephemeral loopback port and waits until it listens. */
+async function startReceiver(fault: string | undefined): Promise<{ child: ChildProcess; port: number; lines: string[] }> {
+  const main = fileURLToPath(new URL('../main.js', import.meta.url));
+  const args = ['receive', '--listen', '127.0.0.1:0', '--once', '--json', ...(fault ? ['--fault', fault] : [])];
+  const child = fork(main, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const lines: string[] = [];
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      lines.push(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { listening?: { port: number } }) => (m.listening ? resolve(m.listening.port) : reject(new Error('bad message'))));
+    child.once('exit', (code) => reject(new LivemigError('LIVEMIG_E_PEER_CRASHED', `The destination process exited with code ${code} before listening`)));
+  });
+  return { child, port, lines };
+}
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
+  });
+}
+
+function safeJson(line: string): Record<string, unknown> | null {
+  try {
+    const v = JSON.parse(line);
+    return typeof v === 'object' && v !== null ? v : null;
+  } catch {
+    return null;
+  }
+}
