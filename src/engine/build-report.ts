@@ -82,6 +82,7 @@ export function buildReport(i: ReportInputs): MigrationReport {
     counters: { ...c },
     rounds: i.rounds,
     paths: i.paths,
+    'source-max-rss': process.resourceUsage().maxRSS * 1024,
     model: evaluateModel({
       vmBytes: i.guest.pageCount * pageSize,
       pageSize,

@@ -1,3 +1,4 @@
+import { formatBytes } from '../core/index.js';
 import type { EncodeCounters } from './page-encoder.js';
 import type { ModelReport } from './model.js';
 import type { PathStats } from '../transport/index.js';
@@ -95,6 +96,8 @@ export interface MigrationReport {
   counters: EncodeCounters;
   rounds: RoundRow[];
   paths: PathStats[];
+  /** Peak resident memory of the source process, in bytes. */
+  'source-max-rss': number;
   destination?: Record<string, unknown>;
   model: ModelReport | null;
 }
@@ -104,7 +107,7 @@ export function formatSummary(r: MigrationReport): string {
   const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
   const lines = [
     `status          ${r.status}${r.error ? ` (${r.error.code}: ${r.error.message})` : ''}`,
-    `guest           ${r.guest.workload}, ${mb(r.total)}, codec ${r.codec}${r['cache-policy'] ? `, cache ${r['cache-policy']} ${mb(r['xbzrle-cache']['cache-size'])}` : ''}, transport ${r.transport}`,
+    `guest           ${r.guest.workload}, ${formatBytes(r.total)}, codec ${r.codec}${r['cache-policy'] ? `, cache ${r['cache-policy']} ${formatBytes(r['xbzrle-cache']['cache-size'])}` : ''}, transport ${r.transport}`,
     `total time      ${(r['total-time'] / 1000).toFixed(2)} s  (setup ${r['setup-time'].toFixed(0)} ms)`,
     `downtime        ${r.downtime.toFixed(1)} ms  (${r['downtime-basis']}; limit ${r['downtime-limit']} ms)`,
     `rounds          ${r.rounds.length}  converged: ${r.converged ? 'yes' : 'no'}`,

@@ -1,5 +1,5 @@
 import { LivemigError, stderrLogger, isLivemigError } from '../../core/index.js';
-import { createDestinationGuest } from '../../guest/index.js';
+import { createGuest } from '../../guest/index.js';
 import { listenTcp } from '../../transport/index.js';
 import { checkFrame } from '../../wire/index.js';
 import { runDestination, type DestinationReport } from '../../engine/index.js';
@@ -29,7 +29,7 @@ export async function receiveCommand(argv: string[]): Promise<number> {
       const channel = await listener.accept();
       try {
         const report = await runDestination({
-          channel, createGuest: createDestinationGuest, verify, logger: log,
+          channel, createGuest, verify, logger: log,
           beforeVerify: corruptPage === null ? undefined : (g) => { g.page(corruptPage)[0] ^= 0xff; },
         });
         emit(report, values.json === true);
@@ -48,7 +48,8 @@ export async function receiveCommand(argv: string[]): Promise<number> {
 
 function emit(r: DestinationReport, json: boolean): void {
   const { guest: _g, ...rest } = r;
-  if (json) process.stdout.write(JSON.stringify(rest) + '\n');
+  const out = { ...rest, 'max-rss': process.resourceUsage().maxRSS * 1024 };
+  if (json) process.stdout.write(JSON.stringify(out) + '\n');
   else process.stderr.write(`livemig: session ${r.sessionId}: verified, ${r['pages-applied']} pages applied, self-check ${r['self-check']?.ok ? 'passed' : r['self-check'] ? 'FAILED' : 'not run'}\n`);
 }
 
