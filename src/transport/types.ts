@@ -15,8 +15,56 @@ export type MessageLength = (buffered: Uint8Array) => number | null;
 export interface PathStats {
   /** A label for the path or subflow, e.g. '10.1.0.1->10.1.0.2' or 'subflow-0'. */
   label: string;
+  /** Message bytes attributed to this path (the paths' figures add up to the channel's). */
   bytesSent: number;
   bytesReceived: number;
+  /** The kernel's own figures for this path's TCP subflow, where the transport can read them (mptcp). */
+  subflow?: SubflowStats;
+}
+
+/** One TCP subflow as the kernel reports it (struct tcp_info). */
+export interface SubflowStats {
+  /** TCP payload bytes sent, retransmissions included (tcpi_bytes_sent). */
+  bytesSent: number;
+  /** TCP payload bytes acknowledged by the peer (tcpi_bytes_acked). */
+  bytesAcked: number;
+  /** TCP payload bytes received (tcpi_bytes_received). */
+  bytesReceived: number;
+  /** TCP payload bytes retransmitted (tcpi_bytes_retrans). */
+  bytesRetransmitted: number;
+  /** Segments retransmitted over the subflow's life (tcpi_total_retrans). */
+  retransmits: number;
+  /** Smoothed round-trip time, in microseconds (tcpi_rtt). */
+  rttUs: number;
+  /** Round-trip time variation, in microseconds (tcpi_rttvar). */
+  rttVarUs: number;
+  /** Congestion window, in segments (tcpi_snd_cwnd). */
+  cwndSegments: number;
+}
+
+/** Connection-level figures of a kernel MPTCP connection (struct mptcp_info). */
+export interface MptcpStats {
+  /**
+   * Subflows open at the last reading, the initial one included (mptcpi_subflows_total). The kernel
+   * closes them one by one at the end, so read it mid-transfer; `paths` keeps every subflow seen.
+   */
+  subflows: number;
+  /** Most additional subflows the path manager allows (mptcpi_subflows_max). */
+  subflowsMax: number;
+  /** Addresses the peer announced and we accepted (mptcpi_add_addr_accepted). */
+  addAddrAccepted: number;
+  /** MPTCP-level bytes sent, reinjections included (mptcpi_bytes_sent). */
+  bytesSent: number;
+  /** MPTCP-level bytes received (mptcpi_bytes_received). */
+  bytesReceived: number;
+  /** MPTCP-level bytes acknowledged (mptcpi_bytes_acked). */
+  bytesAcked: number;
+  /** MPTCP-level bytes retransmitted (reinjected) (mptcpi_bytes_retrans). */
+  bytesRetransmitted: number;
+  /** MPTCP-level retransmissions (mptcpi_retransmits). */
+  retransmits: number;
+  /** Congestion control the subflows run, e.g. 'cubic'. */
+  congestionControl: string;
 }
 
 export interface ChannelStats {
@@ -25,6 +73,13 @@ export interface ChannelStats {
   messagesSent: number;
   messagesReceived: number;
   paths: PathStats[];
+  /**
+   * mptcp only: true when the connection fell back to plain TCP (the peer or a middlebox did not
+   * speak MPTCP), so it has one path whatever the path manager says. Absent on other transports.
+   */
+  fallback?: boolean;
+  /** mptcp only: connection-level MPTCP figures; absent when the connection fell back. */
+  mptcp?: MptcpStats;
 }
 
 export interface ChannelOptions {

@@ -1,15 +1,19 @@
 /**
  * Opening tcp channels: connectTcp (with optional retries, since the receiver may start a moment
- * after the sender) and listenTcp.
+ * after the sender) and listenTcp. The stream machinery under them (connectStream, StreamListener,
+ * listenStream) is shared with mptcp, which only differs in how its sockets are made.
  */
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LivemigError } from '../../core/index.js';
-import { resolveChannelOptions, resolveConnectOptions, type ResolvedChannelOptions } from '../options.js';
+import {
+  resolveChannelOptions, resolveConnectOptions, type ResolvedChannelOptions, type ResolvedConnectOptions,
+} from '../options.js';
 import type { Channel, ChannelOptions, ConnectOptions, Endpoint, Listener, MessageLength } from '../types.js';
 import { TcpChannel } from './tcp-channel.js';
 
-type StreamOptions = ResolvedChannelOptions & { messageLength: MessageLength };
+/** Resolved options of a stream transport: messageLength is required. */
+export type StreamOptions = ResolvedChannelOptions & { messageLength: MessageLength };
 
 /** Errors after which another connection attempt may succeed (the peer is not up yet). */
 const RETRYABLE_CONNECT_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
@@ -17,7 +21,8 @@ const RETRYABLE_CONNECT_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNRE
 /** Most accepted channels waiting for accept(); further connections are refused with a reset. */
 const MAX_PENDING_ACCEPTS = 64;
 
-function validateEndpoint(endpoint: Endpoint): void {
+/** Throws LIVEMIG_E_INVALID_OPTION unless `endpoint` is { host: non-empty string, port: 0..65535 }. */
+export function validateEndpoint(endpoint: Endpoint): void {
   if (endpoint === null || typeof endpoint !== 'object' || typeof endpoint.host !== 'string' || endpoint.host === '') {
     throw new LivemigError('LIVEMIG_E_INVALID_OPTION', `Expected an endpoint { host, port } with a non-empty host, got ${JSON.stringify(endpoint)}`);
   }
@@ -26,14 +31,24 @@ function validateEndpoint(endpoint: Endpoint): void {
   }
 }
 
-function address(endpoint: Endpoint): string {
+/** 'host:port', or '[v6]:port'. */
+export function address(endpoint: Endpoint): string {
   return endpoint.host.includes(':') ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
 }
 
-/** One attempt; rejects with the socket error, or with ETIMEDOUT after `timeoutMs` (0: the OS decides). */
-function attempt(endpoint: Endpoint, timeoutMs: number): Promise<net.Socket> {
+/**
+ * One attempt on a socket from `open` (which starts connecting it); rejects with the socket error, or
+ * with ETIMEDOUT after `timeoutMs` (0: the OS decides).
+ */
+function attempt(open: () => net.Socket, timeoutMs: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true, noDelay: true });
+    let socket: net.Socket;
+    try {
+      socket = open();
+    } catch (err) {
+      reject(err);
+      return;
+    }
     let timer: NodeJS.Timeout | undefined;
     const onError = (err: Error): void => {
       if (timer !== undefined) clearTimeout(timer);
@@ -53,23 +68,28 @@ function attempt(endpoint: Endpoint, timeoutMs: number): Promise<net.Socket> {
 }
 
 /**
- * Opens a tcp channel to `endpoint`. With `connectTimeoutMs`, a refused or unreachable connection
- * is retried every `connectRetryDelayMs` until that time has passed.
- * Rejects with LIVEMIG_E_TRANSPORT_CONNECT, naming the address, when no attempt succeeds.
+ * Connects a stream socket made by `open` to `endpoint` (named in messages), retrying as
+ * `resolved.connectTimeoutMs` allows, then wraps it with `wrap` (which may throw a LivemigError).
+ * Shared by tcp and mptcp. Rejects with LIVEMIG_E_TRANSPORT_CONNECT when no attempt succeeds; a
+ * LivemigError thrown by `open` is not retried.
  */
-export async function connectTcp(endpoint: Endpoint, options: ConnectOptions = {}): Promise<Channel> {
-  validateEndpoint(endpoint);
-  const resolved = resolveConnectOptions(options, true);
+export async function connectStream(
+  endpoint: Endpoint,
+  resolved: ResolvedConnectOptions,
+  open: () => net.Socket,
+  wrap: (socket: net.Socket) => Channel,
+): Promise<Channel> {
   const startMs = Date.now();
   const deadlineMs = startMs + resolved.connectTimeoutMs;
   let attempts = 0;
   for (;;) {
     attempts++;
     const remainingMs = deadlineMs - Date.now();
+    let socket: net.Socket;
     try {
-      const socket = await attempt(endpoint, resolved.connectTimeoutMs > 0 ? Math.max(1, remainingMs) : 0);
-      return new TcpChannel(socket, resolved as StreamOptions);
+      socket = await attempt(open, resolved.connectTimeoutMs > 0 ? Math.max(1, remainingMs) : 0);
     } catch (err) {
+      if (err instanceof LivemigError) throw err;
       const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
       const retry = RETRYABLE_CONNECT_CODES.has(code) && Date.now() + resolved.connectRetryDelayMs < deadlineMs;
       if (!retry) {
@@ -83,33 +103,67 @@ export async function connectTcp(endpoint: Endpoint, options: ConnectOptions = {
         );
       }
       await sleep(resolved.connectRetryDelayMs);
+      continue;
     }
+    return wrap(socket);
   }
 }
 
-class TcpListener implements Listener {
+/**
+ * Opens a tcp channel to `endpoint`. With `connectTimeoutMs`, a refused or unreachable connection
+ * is retried every `connectRetryDelayMs` until that time has passed.
+ * Rejects with LIVEMIG_E_TRANSPORT_CONNECT, naming the address, when no attempt succeeds.
+ */
+export async function connectTcp(endpoint: Endpoint, options: ConnectOptions = {}): Promise<Channel> {
+  validateEndpoint(endpoint);
+  const resolved = resolveConnectOptions(options, true);
+  return connectStream(
+    endpoint,
+    resolved,
+    () => net.connect({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true, noDelay: true }),
+    (socket) => new TcpChannel(socket, resolved as StreamOptions),
+  );
+}
+
+/**
+ * A Listener over a listening net.Server; `wrap` turns each connection into a channel, or throws
+ * (mptcp refusing a connection that fell back to TCP): the error then goes to an accept() caller.
+ * Shared by tcp and mptcp.
+ */
+export class StreamListener implements Listener {
   readonly address: { host: string; port: number };
   readonly #server: net.Server;
-  #pending: Channel[] = [];
+  #pending: Array<Channel | { error: unknown }> = [];
   #waiters: Array<{ resolve(ch: Channel): void; reject(err: unknown): void }> = [];
   #closed = false;
 
-  constructor(server: net.Server, options: StreamOptions) {
+  constructor(server: net.Server, wrap: (socket: net.Socket) => Channel) {
     this.#server = server;
     const bound = server.address() as net.AddressInfo;
     this.address = { host: bound.address, port: bound.port };
     server.on('connection', (socket) => {
-      const channel = new TcpChannel(socket, options);
+      let entry: Channel | { error: unknown };
+      try {
+        entry = wrap(socket);
+      } catch (error) {
+        socket.destroy();
+        entry = { error };
+      }
       const waiter = this.#waiters.shift();
-      if (waiter !== undefined) waiter.resolve(channel);
-      else if (this.#pending.length < MAX_PENDING_ACCEPTS) this.#pending.push(channel);
-      else channel.destroy();
+      if (waiter !== undefined) {
+        if ('error' in entry) waiter.reject(entry.error);
+        else waiter.resolve(entry);
+      } else if (this.#pending.length < MAX_PENDING_ACCEPTS) {
+        this.#pending.push(entry);
+      } else if (!('error' in entry)) {
+        entry.destroy();
+      }
     });
   }
 
   accept(): Promise<Channel> {
-    const channel = this.#pending.shift();
-    if (channel !== undefined) return Promise.resolve(channel);
+    const entry = this.#pending.shift();
+    if (entry !== undefined) return 'error' in entry ? Promise.reject(entry.error) : Promise.resolve(entry);
     if (this.#closed) return Promise.reject(this.#closedError());
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
@@ -119,7 +173,7 @@ class TcpListener implements Listener {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
     for (const w of this.#waiters.splice(0)) w.reject(this.#closedError());
-    for (const ch of this.#pending.splice(0)) ch.destroy();
+    for (const entry of this.#pending.splice(0)) if (!('error' in entry)) entry.destroy();
     // server.close()'s callback waits for every connection to end; the listening socket itself closes now.
     this.#server.close();
     return Promise.resolve();
@@ -130,6 +184,27 @@ class TcpListener implements Listener {
   }
 }
 
+/** LIVEMIG_E_TRANSPORT_LISTEN for a failure to listen on `endpoint`. */
+export function listenFailed(endpoint: Endpoint, err: NodeJS.ErrnoException): LivemigError {
+  return new LivemigError(
+    'LIVEMIG_E_TRANSPORT_LISTEN',
+    `Could not listen on ${address(endpoint)}: ${err.message} (${err.code ?? 'unknown'}); `
+    + 'choose another port or stop the process that holds it',
+    { cause: err },
+  );
+}
+
+/**
+ * Starts `server` listening (`listen` calls server.listen) and maps a failure to
+ * LIVEMIG_E_TRANSPORT_LISTEN naming `endpoint`. Shared by tcp and mptcp.
+ */
+export async function listenStream(endpoint: Endpoint, server: net.Server, listen: (done: () => void) => void): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenFailed(endpoint, err)));
+    listen(() => resolve());
+  });
+}
+
 /**
  * Listens on `endpoint` for tcp channels (port 0 picks an ephemeral port; see `address`).
  * `options` apply to every accepted channel. Rejects with LIVEMIG_E_TRANSPORT_LISTEN.
@@ -138,14 +213,6 @@ export async function listenTcp(endpoint: Endpoint, options: ChannelOptions = {}
   validateEndpoint(endpoint);
   const resolved = resolveChannelOptions(options, true) as StreamOptions;
   const server = net.createServer({ allowHalfOpen: true, noDelay: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new LivemigError(
-      'LIVEMIG_E_TRANSPORT_LISTEN',
-      `Could not listen on ${address(endpoint)}: ${err.message} (${err.code ?? 'unknown'}); `
-      + 'choose another port or stop the process that holds it',
-      { cause: err },
-    )));
-    server.listen(endpoint.port, endpoint.host, () => resolve());
-  });
-  return new TcpListener(server, resolved);
+  await listenStream(endpoint, server, (done) => server.listen(endpoint.port, endpoint.host, done));
+  return new StreamListener(server, (socket) => new TcpChannel(socket, resolved));
 }

@@ -1,5 +1,6 @@
 /**
- * A Channel over one TCP connection (node:net).
+ * A Channel over one stream socket with the TCP socket API (node:net): a TCP connection, or a kernel
+ * MPTCP connection (mptcp/ hands in a socket built from its own fd and adds its figures by hooks).
  *
  * Backpressure, end to end:
  *   sender:   send() writes, then waits while the socket's unflushed bytes exceed sendHighWaterBytes
@@ -16,12 +17,23 @@ import { MessageSplitter } from '../message-splitter.js';
 import type { ResolvedChannelOptions } from '../options.js';
 import type { Channel, ChannelStats, MessageLength, SendOptions } from '../types.js';
 
+/** What a transport built on this channel adds to it (mptcp: its name and the kernel's figures). */
+export interface StreamChannelHooks {
+  /** The name reported as `channel.transport`. @default 'tcp' */
+  transport?: 'tcp' | 'mptcp';
+  /** Rewrites the channel's own figures, e.g. to split them over subflows. */
+  stats?(base: ChannelStats): ChannelStats;
+  /** Called while the socket is still open, just before the channel resets it (last chance to read it). */
+  beforeReset?(): void;
+}
+
 /** Errors by which the peer (or the network) tore the connection down. */
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 export class TcpChannel implements Channel {
-  readonly transport = 'tcp' as const;
+  readonly transport: 'tcp' | 'mptcp';
   readonly #socket: Socket;
+  readonly #hooks: StreamChannelHooks;
   readonly #options: ResolvedChannelOptions & { messageLength: MessageLength };
   readonly #label: string;
   readonly #splitter: MessageSplitter;
@@ -41,7 +53,9 @@ export class TcpChannel implements Channel {
   };
 
   /** Wraps a connected socket; use connectTcp or listenTcp rather than this constructor. */
-  constructor(socket: Socket, options: ResolvedChannelOptions & { messageLength: MessageLength }) {
+  constructor(socket: Socket, options: ResolvedChannelOptions & { messageLength: MessageLength }, hooks: StreamChannelHooks = {}) {
+    this.transport = hooks.transport ?? 'tcp';
+    this.#hooks = hooks;
     this.#socket = socket;
     this.#options = options;
     this.#label = `${socket.localAddress ?? '?'}:${socket.localPort ?? '?'}->${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
@@ -121,13 +135,14 @@ export class TcpChannel implements Channel {
   }
 
   stats(): ChannelStats {
-    return {
+    const base: ChannelStats = {
       bytesSent: this.#bytesSent,
       bytesReceived: this.#bytesReceived,
       messagesSent: this.#messagesSent,
       messagesReceived: this.#messagesReceived,
       paths: [{ label: this.#label, bytesSent: this.#bytesSent, bytesReceived: this.#bytesReceived }],
     };
+    return this.#hooks.stats === undefined ? base : this.#hooks.stats(base);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
@@ -221,6 +236,7 @@ export class TcpChannel implements Channel {
     this.#idle.stop();
     const socket = this.#socket;
     if (!socket.destroyed) {
+      this.#hooks.beforeReset?.();
       try {
         socket.resetAndDestroy();
       } catch {
