@@ -7,6 +7,7 @@ export { adaptiveCodec, encodeBest } from './adaptive.js';
 export { lz4Codec } from './lz4.js';
 export { lz4DeltaCodec } from './lz4-delta.js';
 export { rawCodec } from './raw.js';
+export { copyBytes } from './copy.js';
 export { XBZRLE_MAX_PAGE_SIZE, xbzrleCodec, xbzrleDecode, xbzrleEncode, xbzrleValidate } from './xbzrle.js';
 export { isZeroPage, zeroCodec } from './zero.js';
 export { ULEB128_SMALL_MAX, uleb128SmallDecode, uleb128SmallEncode, uleb128SmallLength } from './uleb128.js';

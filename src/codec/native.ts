@@ -25,6 +25,8 @@ export type NativeBytes =
 
 /** The addon's functions. Buffers are any TypedArray; lengths are in bytes. */
 export interface NativeBinding {
+  /** memcpy of `src` into the start of `dst` (which must be at least as long); returns the bytes copied. */
+  copyBytes(src: NativeBytes, dst: NativeBytes): number;
   /**
    * Compresses `src` as one raw LZ4 block into `dst`, writing at most `maxBytes` bytes
    * (@default dst.byteLength). Returns the bytes written, or 0 when the block does not fit.

@@ -9,6 +9,7 @@
 
 import { LivemigError } from '../core/errors.js';
 import { CODEC_IDS, type PageCodec } from './types.js';
+import { copyBytes } from './copy.js';
 
 /** The raw codec (wire id 1), the fallback that always fits in a page-sized buffer. */
 export const rawCodec: PageCodec = Object.freeze({
@@ -17,7 +18,7 @@ export const rawCodec: PageCodec = Object.freeze({
   delta: false,
   encode(_old: Uint8Array | null, page: Uint8Array, out: Uint8Array): number | null {
     if (out.length < page.length) return null;
-    out.set(page);
+    copyBytes(page, out);
     return page.length;
   },
   decode(payload: Uint8Array, page: Uint8Array): void {
@@ -33,6 +34,6 @@ export const rawCodec: PageCodec = Object.freeze({
         `raw: payload has ${payload.length} bytes, more than the ${page.length}-byte page`,
       );
     }
-    page.set(payload);
+    copyBytes(payload, page);
   },
 });

@@ -1,7 +1,7 @@
 import { LivemigError, epochMs, systemClock, silentLogger, type Clock, type Logger } from '../core/index.js';
 import type { Guest, GuestDescription, SelfCheckResult } from '../guest/index.js';
 import { PageHashTable, memoryDigest } from '../guest/index.js';
-import { getCodecById, codecNames } from '../codec/index.js';
+import { getCodec, getCodecById, codecNames } from '../codec/index.js';
 import type { Channel } from '../transport/index.js';
 import {
   FrameType, ReceiverSequence, decodeControl, forEachPageRecord, negotiate, refusalAck, DEFAULT_MAX_FRAME_BYTES, SUPPORTED_PROTOCOL_VERSIONS,
@@ -86,6 +86,9 @@ export async function runDestination(opts: DestinationOptions): Promise<Destinat
     const g = guest;
     // Records applied per round, checked against each ROUND_END's announcement.
     const applied = new Map<number, number>();
+    // Pages never written here are still zero: a zero record for them needs neither a fill nor a hash.
+    const written = new Uint8Array(g.pageCount);
+    const zeroId = getCodec('zero').id;
     log.debug(`session ${report.sessionId}: ${g.pageCount} pages of ${g.pageSize} bytes`);
 
     for (;;) {
@@ -99,8 +102,15 @@ export async function runDestination(opts: DestinationOptions): Promise<Destinat
           if (index >= g.pageCount) throw new LivemigError('LIVEMIG_E_WIRE_MALFORMED', `Page index ${index} is past the guest's ${g.pageCount} pages`);
           const codec = getCodecById(codecId);
           if (!allowed.has(codec.name)) throw new LivemigError('LIVEMIG_E_HANDSHAKE', `The source sent codec '${codec.name}', which was not negotiated`);
+          if (codecId === zeroId && payload.length === 0) {
+            if (written[index]) g.page(index).fill(0);
+            written[index] = 0;
+            table.setZero(index, g.pageSize);
+            return;
+          }
           const page = g.page(index);
           codec.decode(payload, page);
+          written[index] = 1;
           table.set(index, page);
         });
         applied.set(frame.round, (applied.get(frame.round) ?? 0) + n);

@@ -29,9 +29,9 @@ export class Peer {
   }
 
   /** Sends a ready-made frame; a barrier is delivered after everything sent before it. */
-  async sendFrame(frame: Uint8Array, barrier = false): Promise<void> {
+  async sendFrame(frame: Uint8Array, barrier = false, onSent?: () => void): Promise<void> {
     this.wireBytesSent += frame.length;
-    await this.channel.send(frame, barrier ? { barrier: true } : undefined);
+    await this.channel.send(frame, barrier || onSent ? { barrier, onSent } : undefined);
   }
 
   async sendControl<T extends FrameTypeValue>(type: T, body: BodyOf<T>, fields: FrameHeaderFields = {}): Promise<void> {

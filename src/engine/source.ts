@@ -4,11 +4,12 @@ import type { Guest } from '../guest/index.js';
 import { PageHashTable, memoryDigest, DIGEST_ALGORITHM } from '../guest/index.js';
 import type { PageCache } from '../cache/index.js';
 import type { Channel } from '../transport/index.js';
-import { FrameType, FrameFlags, PageBatchBuilder, PROTOCOL_VERSION, DEFAULT_MAX_FRAME_BYTES, type ResultBody } from '../wire/index.js';
+import { FrameType, FrameFlags, PROTOCOL_VERSION, DEFAULT_MAX_FRAME_BYTES, type ResultBody } from '../wire/index.js';
 import { ConvergencePolicy, type ConvergenceOptions, type ConvergenceDecision } from './convergence.js';
-import { PageEncoder, addCounters, emptyCounters, type EncodeCounters, type MigrationCodec } from './page-encoder.js';
+import { addCounters, emptyCounters, type EncodeCounters, type MigrationCodec } from './page-encoder.js';
 import { RateMeter, TokenBucket } from './rate.js';
 import { Peer } from './peer.js';
+import { InlineRoundEncoder, type RoundEncoder, type RoundEncoderOptions } from './round-encoder.js';
 import { buildReport } from './build-report.js';
 import type { MigrationReport, RoundRow } from './report.js';
 
@@ -43,6 +44,8 @@ export interface SourceOptions {
   maxFrameBytes?: number;
   /** Target size of a page batch frame, in bytes. @default 262144 */
   batchBytes?: number;
+  /** Builds the round encoder (e.g. a worker pool). @default an InlineRoundEncoder */
+  createEncoder?: (o: RoundEncoderOptions) => RoundEncoder;
   /** How long to wait for the destination's verdict and for each answer, in ms. @default 60000 */
   answerTimeoutMs?: number;
   clock?: Clock;
@@ -66,7 +69,7 @@ export async function runSource(opts: SourceOptions): Promise<MigrationReport> {
   const answerTimeoutMs = opts.answerTimeoutMs ?? 60_000;
   let maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const peer = new Peer(opts.channel, () => maxFrameBytes);
-  const encoder = new PageEncoder(codec, opts.cache ?? null, guest.pageSize, guest.pageCount);
+  let encoder: RoundEncoder | null = null;
   const table = new PageHashTable(guest.pageCount);
   const meter = new RateMeter(clock, 1000);
   const bucket = new TokenBucket(clock, opts.maxBandwidthBytesPerSec ?? 0);
@@ -82,9 +85,9 @@ export async function runSource(opts: SourceOptions): Promise<MigrationReport> {
   let rttMs = 0;
   let breakdown: Record<string, number> = {};
 
-  const sendFrame = async (frame: Uint8Array): Promise<void> => {
+  const sendFrame = async (frame: Uint8Array, onSent?: () => void): Promise<void> => {
     await bucket.take(frame.length);
-    await peer.sendFrame(frame);
+    await peer.sendFrame(frame, false, onSent);
     meter.record(frame.length);
   };
 
@@ -109,50 +112,27 @@ export async function runSource(opts: SourceOptions): Promise<MigrationReport> {
     log.debug(`handshake done in ${setupMs.toFixed(1)} ms, frames up to ${maxFrameBytes} bytes`);
 
     // Batches well below the frame limit keep encoding, sending and decoding overlapped.
-    const builder = new PageBatchBuilder(Math.min(maxFrameBytes, opts.batchBytes ?? 256 * 1024));
-    const cur = new Uint8Array(guest.pageSize);
+    const batchBytes = Math.min(maxFrameBytes, opts.batchBytes ?? 256 * 1024);
+    encoder = (opts.createEncoder ?? ((o: RoundEncoderOptions) => new InlineRoundEncoder(o)))({ guest, codec, cache: opts.cache ?? null, table, batchBytes });
+    const enc = encoder;
     if (!guest.running) await guest.resume();
 
     /** Sends one round's pages; returns its row. */
     const sendRound = async (round: number, pages: Uint32Array, phase: RoundRow['phase']): Promise<RoundRow> => {
       const start = clock.now();
       const before = peer.wireBytesSent;
-      const c0 = { ...encoder.counters };
+      const c0 = { ...enc.counters };
       const flags = phase === 'stop-copy' ? FrameFlags.STOP_COPY : 0;
       // The final round is opened by STOP_COPY (the guest is paused), the others by ROUND_START.
       if (phase === 'stop-copy') await peer.sendControl(FrameType.STOP_COPY, { round, pagesRemaining: pages.length }, { round, flags });
       else await peer.sendControl(FrameType.ROUND_START, { round, dirtyPages: pages.length }, { round, flags });
-      let records = 0;
-      let payloadBytes = 0;
-      const flush = async () => {
-        if (builder.count === 0) return;
-        records += builder.count;
-        payloadBytes += builder.payloadBytes;
-        await sendFrame(builder.finish({ round, seq: peer.nextSeq(), flags }));
-      };
-      let done = 0;
-      for (let k = 0; k < pages.length; k++) {
-        const index = pages[k];
-        cur.set(guest.page(index));
-        let out = builder.reserve(guest.pageSize);
-        if (!out) {
-          await flush();
-          out = builder.reserve(guest.pageSize)!;
-        }
-        const e0 = performance.now();
-        const enc = encoder.encode(index, cur, round, out);
-        encoder.counters.encodeMs += performance.now() - e0;
-        done++;
-        if (enc === null) continue;
-        builder.commit(index, enc.codecId, enc.length);
-        table.set(index, cur);
-        if ((done & 4095) === 0 && opts.onProgress) {
-          opts.onProgress({ round, phase, dirtyPages: pages.length, pagesDone: done, wireBytes: peer.wireBytesSent, bytesPerSec: meter.bytesPerSec(), expectedDowntimeMs: lastDecision?.expectedDowntimeMs ?? null, throttle: policy.throttle });
-        }
-      }
-      await flush();
+      const progress = opts.onProgress;
+      const { records, payloadBytes } = await enc.encodeRound(
+        round, pages, { flags, nextSeq: () => peer.nextSeq() }, sendFrame,
+        progress && ((done) => progress({ round, phase, dirtyPages: pages.length, pagesDone: done, wireBytes: peer.wireBytesSent, bytesPerSec: meter.bytesPerSec(), expectedDowntimeMs: lastDecision?.expectedDowntimeMs ?? null, throttle: policy.throttle })),
+      );
       await peer.sendControl(FrameType.ROUND_END, { round, pages: records, payloadBytes }, { round, flags });
-      const c = diffCounters(encoder.counters, c0);
+      const c = diffCounters(enc.counters, c0);
       const durationMs = clock.now() - start;
       const wire = peer.wireBytesSent - before;
       return {
@@ -244,11 +224,12 @@ export async function runSource(opts: SourceOptions): Promise<MigrationReport> {
     // The destination runs the guest's self-check after resuming and reports it in a second RESULT.
     result = await peer.expect(FrameType.RESULT, answerTimeoutMs, "the destination's self-check");
     const downtimeEnd = firstResult.resumedAtMs ?? resultArrivedEpoch - rttMs / 2;
+    await enc.close();
     const report = buildReport({
       status: 'completed',
-      guest, codec, cache: encoder.usesCache ? (opts.cache ?? null) : null,
+      guest, codec, cache: enc.usesCache ? (opts.cache ?? null) : null,
       transport: opts.transportLabel ?? opts.channel.transport,
-      rounds, counters: encoder.counters,
+      rounds, counters: enc.counters,
       totalMs: clock.now() - t0, setupMs,
       downtimeMs: downtimeEnd - pausedEpoch,
       downtimeBasis: firstResult.resumedAtMs !== undefined
@@ -265,6 +246,7 @@ export async function runSource(opts: SourceOptions): Promise<MigrationReport> {
     await opts.channel.close().catch(() => {});
     return report;
   } catch (err) {
+    await encoder?.close().catch(() => {});
     await peer.abort(err, clock);
     opts.channel.destroy();
     // Nothing is lost: the source guest runs again unless the destination verified its copy.

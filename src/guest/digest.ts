@@ -47,6 +47,11 @@ export class PageHashTable {
     this.setHash(index, hashPage(page));
   }
 
+  /** Records that page `index` is all zero, without hashing it (the zero page's hash is a constant). */
+  setZero(index: number, pageSize: number): void {
+    this.setHash(index, zeroPageHash(pageSize));
+  }
+
   /** Records a hash computed elsewhere (e.g. by a codec thread). */
   setHash(index: number, hash: bigint): void {
     if (!Number.isInteger(index) || index < 0 || index >= this.pageCount) {
@@ -63,6 +68,14 @@ export class PageHashTable {
   root(): string {
     return rootOf(this.#hashes);
   }
+}
+
+const ZERO_HASHES = new Map<number, bigint>();
+/** xxh64 of an all-zero page of `pageSize` bytes, computed once per size. */
+export function zeroPageHash(pageSize: number): bigint {
+  let h = ZERO_HASHES.get(pageSize);
+  if (h === undefined) ZERO_HASHES.set(pageSize, (h = hashPage(new Uint8Array(pageSize))));
+  return h;
 }
 
 function checkedPageCount(memory: Uint8Array, pageSize: number): number {

@@ -13,7 +13,7 @@ export { SyntheticGuest, createDestinationGuest, createSyntheticGuest } from './
 export { DEFAULT_DIRTY_RATE } from './synthetic/workloads.js';
 export { CONTENT_MIX, type ContentKind, type ContentStats } from './synthetic/initial-content.js';
 export { ImageGuest, createImageDestination, createImageGuest, saveMemoryImage } from './image/image-guest.js';
-export { DIGEST_ALGORITHM, PageHashTable, hashPage, memoryDigest } from './digest.js';
+export { DIGEST_ALGORITHM, PageHashTable, hashPage, memoryDigest, zeroPageHash } from './digest.js';
 
 /** A description carries all five of its fields; options never need to. */
 function isDescription(x: GuestDescription | SyntheticGuestOptions | ImageGuestOptions): x is GuestDescription {

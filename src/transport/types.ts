@@ -133,6 +133,12 @@ export interface SendOptions {
    * livemig marks round boundaries as barriers. @default false
    */
   barrier?: boolean;
+  /**
+   * Called once the transport holds no reference to the message any more (written to the kernel),
+   * so the sender may reuse its buffer. Transports that cannot tell (or keep it for retransmission,
+   * or hand it to the peer as is) never call it. Not called when the channel fails.
+   */
+  onSent?: () => void;
 }
 
 export interface Channel extends AsyncIterable<Uint8Array> {

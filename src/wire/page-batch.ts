@@ -47,8 +47,14 @@ export class PageBatchBuilder {
   #count = 0;
   #payloadBytes = 0;
 
-  /** @param maxFrameBytes Largest frame to build (header included), in bytes. @default DEFAULT_MAX_FRAME_BYTES */
-  constructor(maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {
+  readonly #allocate: (bytes: number) => Uint8Array;
+
+  /**
+   * @param maxFrameBytes Largest frame to build (header included), in bytes. @default DEFAULT_MAX_FRAME_BYTES
+   * @param allocate Supplies the batch buffers (e.g. from a pool of reused ones, since touching
+   *   fresh memory costs page faults). @default a fresh buffer each time
+   */
+  constructor(maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES, allocate: (bytes: number) => Uint8Array = allocFrame) {
     if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < MIN_BATCH_FRAME_BYTES || maxFrameBytes > MAX_MAX_FRAME_BYTES) {
       throw new LivemigError(
         'LIVEMIG_E_INVALID_OPTION',
@@ -56,7 +62,8 @@ export class PageBatchBuilder {
       );
     }
     this.#maxFrameBytes = maxFrameBytes;
-    this.#buf = allocFrame(maxFrameBytes);
+    this.#allocate = allocate;
+    this.#buf = allocate(maxFrameBytes);
     this.#view = new DataView(this.#buf.buffer, this.#buf.byteOffset, maxFrameBytes);
   }
 
@@ -150,7 +157,7 @@ export class PageBatchBuilder {
     if (total * 2 >= this.#maxFrameBytes) {
       // A mostly full batch: hand the buffer itself over (no copy) and start a new one.
       frame = this.#buf.subarray(0, total);
-      this.#buf = allocFrame(this.#maxFrameBytes);
+      this.#buf = this.#allocate(this.#maxFrameBytes);
       this.#view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#maxFrameBytes);
     } else {
       // A small batch: copy it out so the frame does not pin a whole maxFrameBytes buffer.

@@ -74,8 +74,7 @@ export class TcpChannel implements Channel {
     return this.#label;
   }
 
-  // Ordered: every message is a barrier already, so the hint needs no handling.
-  async send(message: Uint8Array, _options?: SendOptions): Promise<void> {
+  async send(message: Uint8Array, options?: SendOptions): Promise<void> {
     this.#assertWritable();
     if (message.length === 0 || message.length > this.#options.maxMessageBytes) {
       throw message.length === 0
@@ -88,8 +87,9 @@ export class TcpChannel implements Channel {
     const socket = this.#socket;
     this.#bytesSent += message.length;
     this.#messagesSent++;
+    const onSent = options?.onSent;
     if (socket.writableLength + message.length <= this.#options.sendHighWaterBytes) {
-      socket.write(message, this.#onFlushed);
+      socket.write(message, onSent ? (err) => (this.#onFlushed(err), err == null && onSent()) : this.#onFlushed);
       return;
     }
     // Above the high-water mark: accepted once this message (and so all before it) is flushed to the kernel.
@@ -97,6 +97,7 @@ export class TcpChannel implements Channel {
       socket.write(message, (err) => {
         if (err == null) {
           this.#idle.touch();
+          onSent?.();
           resolve();
         } else {
           reject(this.#error ?? this.#mapError(err));
