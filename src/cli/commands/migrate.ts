@@ -1,12 +1,11 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { LivemigError, stderrLogger } from '../../core/index.js';
-import { connectTcp } from '../../transport/index.js';
-import { checkFrame } from '../../wire/index.js';
 import type { MigrationReport } from '../../engine/index.js';
 import { COMMON_OPTIONS, SOURCE_OPTIONS, sourceConfig } from '../options.js';
 import { buildSourceGuest, migrateOver, printReport } from '../source-side.js';
 import { parseFlags } from '../args.js';
+import { TRANSPORT_HELP, TRANSPORT_OPTIONS, connectChannel, testbedConfig, testbedPaths, transportConfig, type TransportConfig } from '../transport-options.js';
 
 export const MIGRATE_OPTIONS_HELP = `
 Guest:
@@ -32,7 +31,8 @@ Pre-copy:
                            during the downtime (default pages)
 Output:
   --json                   one JSON report on stdout; progress on stderr
-  -v, --verbose            per-round log on stderr`;
+  -v, --verbose            per-round log on stderr
+${TRANSPORT_HELP}`;
 
 export const MIGRATE_HELP = `livemig migrate [options]
 
@@ -42,21 +42,28 @@ hotset guest, lz4-delta. Downtime is measured end to end, from the source pause 
 resume.
 ${MIGRATE_OPTIONS_HELP}`;
 
-/** `livemig migrate`: source here, destination in a child process, over loopback. */
+/** `livemig migrate`: source here, destination in a child process, over loopback or the testbed. */
 export async function migrateCommand(argv: string[]): Promise<number> {
-  const values = parseFlags(argv, { ...COMMON_OPTIONS, ...SOURCE_OPTIONS, fault: { type: 'string' } });
+  const values = parseFlags(argv, { ...COMMON_OPTIONS, ...SOURCE_OPTIONS, ...TRANSPORT_OPTIONS, fault: { type: 'string' } });
   if (values.help) {
     process.stdout.write(MIGRATE_HELP + '\n');
     return 0;
   }
   const cfg = sourceConfig(values);
+  const tcfg = transportConfig(values);
   const json = values.json === true;
   const log = stderrLogger(values.verbose === true);
-  const { child, port, lines } = await startReceiver(values.fault as string | undefined);
+  const tb = tcfg.testbed ? await testbedConfig(tcfg.testbedName) : null;
+  // In the testbed this process re-runs itself inside the source namespace: sockets belong to the
+  // namespace of the process that opens them.
+  if (tb && process.env.LIVEMIG_NETNS !== tb.srcNs) return reexecIn(tb.srcNs, argv);
+  if (tb && tcfg.transport === 'multipath' && !tcfg.paths) tcfg.paths = testbedPaths(tb);
+  const { child, port, lines } = await startReceiver(values.fault as string | undefined, tcfg, tb?.dstNs);
   let report: MigrationReport | null = null;
   const guest = await buildSourceGuest(cfg, log);
   try {
-    const channel = await connectTcp({ host: '127.0.0.1', port }, { messageLength: checkFrame, connectTimeoutMs: 10_000 });
+    const host = tb ? tb.paths[0].dstAddr : '127.0.0.1';
+    const channel = await connectChannel(tcfg, { host, port });
     report = await migrateOver(cfg, guest, channel, { json, verbose: values.verbose === true });
   } finally {
     await guest.close();
@@ -70,11 +77,25 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   return report!.verified && report!['self-check']?.ok !== false ? 0 : 1;
 }
 
-/** Forks `livemig receive --once` on an ephemeral loopback port and waits until it listens. */
-async function startReceiver(fault: string | undefined): Promise<{ child: ChildProcess; port: number; lines: string[] }> {
+/** Runs this same command again inside network namespace `ns` and returns its exit code. */
+function reexecIn(ns: string, argv: string[]): Promise<number> {
   const main = fileURLToPath(new URL('../main.js', import.meta.url));
-  const args = ['receive', '--listen', '127.0.0.1:0', '--once', '--json', ...(fault ? ['--fault', fault] : [])];
-  const child = fork(main, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, main, 'migrate', ...argv], {
+    stdio: 'inherit', env: { ...process.env, LIVEMIG_NETNS: ns },
+  });
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
+}
+
+/**
+ * Starts `livemig receive --once` on an ephemeral port (in namespace `netns` if given) and waits
+ * until it listens.
+ */
+async function startReceiver(fault: string | undefined, t: TransportConfig, netns: string | undefined): Promise<{ child: ChildProcess; port: number; lines: string[] }> {
+  const main = fileURLToPath(new URL('../main.js', import.meta.url));
+  const listen = netns ? '0.0.0.0:0' : '127.0.0.1:0';
+  const args = [main, 'receive', '--listen', listen, '--once', '--json', '--transport', t.transport, ...(fault ? ['--fault', fault] : [])];
+  const [cmd, cmdArgs] = netns ? ['ip', ['netns', 'exec', netns, process.execPath, ...args]] : [process.execPath, args];
+  const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const lines: string[] = [];
   let buf = '';
   child.stdout!.on('data', (d: Buffer) => {

@@ -1,26 +1,25 @@
 import { LivemigError, stderrLogger, isLivemigError } from '../../core/index.js';
 import { createGuest } from '../../guest/index.js';
-import { listenTcp } from '../../transport/index.js';
-import { checkFrame } from '../../wire/index.js';
 import { runDestination, type DestinationReport } from '../../engine/index.js';
 import { COMMON_OPTIONS } from '../options.js';
 import { choiceOpt, endpointOpt, parseFlags } from '../args.js';
+import { listenChannel, transportConfig } from '../transport-options.js';
 
-export const RECEIVE_HELP = `livemig receive --listen HOST:PORT [--once] [--verify pages|memory] [--json]
+export const RECEIVE_HELP = `livemig receive --listen HOST:PORT [--transport tcp|mptcp|multipath] [--once] [--verify pages|memory] [--json]
 
 Waits for a source agent and receives guests, one session after another, until stopped (or after
 one session with --once). Each guest is verified against the source's digest before it resumes.`;
 
 /** `livemig receive`: the destination agent. */
 export async function receiveCommand(argv: string[]): Promise<number> {
-  const values = parseFlags(argv, { ...COMMON_OPTIONS, listen: { type: 'string' }, once: { type: 'boolean' }, verify: { type: 'string' }, fault: { type: 'string' } });
+  const values = parseFlags(argv, { ...COMMON_OPTIONS, listen: { type: 'string' }, once: { type: 'boolean' }, verify: { type: 'string' }, fault: { type: 'string' }, transport: { type: 'string' } });
   if (values.help) return help();
   const endpoint = endpointOpt(values.listen as string | undefined, 'listen', true)!;
   // A fault injected after the pages are applied is only visible to a full rehash.
   const verify = choiceOpt(values, 'verify', ['memory', 'pages'] as const, values.fault ? 'memory' : 'pages');
   const log = stderrLogger(values.verbose === true);
   const corruptPage = parseFault(values.fault as string | undefined);
-  const listener = await listenTcp(endpoint, { messageLength: checkFrame });
+  const listener = await listenChannel(transportConfig({ transport: values.transport }), endpoint);
   log.info(`listening on ${listener.address.host}:${listener.address.port}`);
   process.send?.({ listening: listener.address });
   let failures = 0;

@@ -1,8 +1,7 @@
 import { stderrLogger } from '../../core/index.js';
-import { connectTcp } from '../../transport/index.js';
-import { checkFrame } from '../../wire/index.js';
 import { COMMON_OPTIONS, SOURCE_OPTIONS, sourceConfig } from '../options.js';
 import { endpointOpt, parseFlags } from '../args.js';
+import { TRANSPORT_OPTIONS, connectChannel, transportConfig } from '../transport-options.js';
 import { buildSourceGuest, migrateOver, printReport } from '../source-side.js';
 import { MIGRATE_OPTIONS_HELP } from './migrate.js';
 
@@ -13,17 +12,18 @@ ${MIGRATE_OPTIONS_HELP}`;
 
 /** `livemig send`: the source agent, for two hosts. */
 export async function sendCommand(argv: string[]): Promise<number> {
-  const values = parseFlags(argv, { ...COMMON_OPTIONS, ...SOURCE_OPTIONS, to: { type: 'string' } });
+  const values = parseFlags(argv, { ...COMMON_OPTIONS, ...SOURCE_OPTIONS, ...TRANSPORT_OPTIONS, to: { type: 'string' } });
   if (values.help) {
     process.stdout.write(SEND_HELP + '\n');
     return 0;
   }
   const to = endpointOpt(values.to as string | undefined, 'to', true)!;
   const cfg = sourceConfig(values);
+  const tcfg = transportConfig(values);
   const log = stderrLogger(values.verbose === true);
   const guest = await buildSourceGuest(cfg, log);
   try {
-    const channel = await connectTcp(to, { messageLength: checkFrame, connectTimeoutMs: 10_000 });
+    const channel = await connectChannel(tcfg, to);
     const report = await migrateOver(cfg, guest, channel, { json: values.json === true, verbose: values.verbose === true });
     printReport(report, values.json === true);
     return report.verified && report['self-check']?.ok !== false ? 0 : 1;
