@@ -48,6 +48,8 @@ export interface RoundObservation {
   wireBytesPerPage: number;
   /** Wire bytes sent during the round that just ended. */
   wireBytesInRound: number;
+  /** Fixed cost of the switchover (the verdict's round trip), in ms. @default 0 */
+  switchoverMs?: number;
 }
 
 export type ConvergenceAction = 'continue' | 'stop-copy' | 'force-stop-copy' | 'abort';
@@ -83,8 +85,9 @@ export class ConvergencePolicy {
   decide(obs: RoundObservation): ConvergenceDecision {
     const o = this.options;
     const remainingWireBytes = obs.dirtyPages * obs.wireBytesPerPage;
-    const expectedDowntimeMs =
+    const transferMs =
       remainingWireBytes === 0 ? 0 : obs.bandwidthBytesPerSec > 0 ? (remainingWireBytes * 1000) / obs.bandwidthBytesPerSec : Infinity;
+    const expectedDowntimeMs = transferMs + (obs.switchoverMs ?? 0);
     const base = { remainingWireBytes, expectedDowntimeMs };
     if (expectedDowntimeMs <= o.downtimeLimitMs) {
       return { ...base, action: 'stop-copy', throttle: this.#throttle, reason: `expected downtime ${fmt(expectedDowntimeMs)} ms fits the ${o.downtimeLimitMs} ms limit` };

@@ -77,8 +77,10 @@ export async function runDestination(opts: DestinationOptions): Promise<Destinat
       if (err instanceof LivemigError) await peer.sendControl(FrameType.HELLO_ACK, refusalAck(err, { maxFrameBytes }));
       throw err;
     }
-    guest = await opts.createGuest(hello.body.guest);
+    // Answer first, so the source's handshake time is a network round trip (it sizes the switchover
+    // from it); building a large guest takes longer, and the first pages simply wait for it.
     await peer.sendControl(FrameType.HELLO_ACK, ack);
+    guest = await opts.createGuest(hello.body.guest);
     maxFrameBytes = ack.maxFrameBytes;
     const allowed = new Set(ack.codecs);
     const fullSource = hello.body.features.includes('verify-full');

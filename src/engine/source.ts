@@ -175,6 +175,7 @@ export async function runSource(opts: SourceOptions): Promise<MigrationReport> {
         dirtyPages: dirty.length,
         wireBytesPerPage: wirePerPage,
         wireBytesInRound: row['wire-bytes'],
+        switchoverMs: rttMs,
       });
       lastDecision = decision;
       row['expected-downtime-ms'] = Number.isFinite(decision.expectedDowntimeMs) ? decision.expectedDowntimeMs : null;

@@ -101,3 +101,13 @@ test('mergeSorted unions two ascending page lists without duplicates', () => {
   assert.deepEqual(Array.from(r), [0, 1, 4, 9, 10]);
   assert.deepEqual(Array.from(mergeSorted(new Uint32Array(0), Uint32Array.of(3))), [3]);
 });
+
+test('the switchover round trip counts toward the expected downtime', () => {
+  const p = new ConvergencePolicy({ downtimeLimitMs: 300 });
+  // 250 ms of transfer fits alone, but not with a 60 ms verdict round trip.
+  const o = obs({ dirtyPages: 1000, wireBytesPerPage: 31250, bandwidthBytesPerSec: 125e6 });
+  assert.equal(p.decide(o).action, 'stop-copy');
+  const d = p.decide({ ...o, switchoverMs: 60 });
+  assert.equal(d.action, 'continue');
+  assert.ok(Math.abs(d.expectedDowntimeMs - 310) < 1e-6);
+});
