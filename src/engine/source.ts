@@ -6,7 +6,7 @@ import type { PageCache } from '../cache/index.js';
 import type { Channel } from '../transport/index.js';
 import { FrameType, FrameFlags, PROTOCOL_VERSION, DEFAULT_MAX_FRAME_BYTES, type ResultBody } from '../wire/index.js';
 import { ConvergencePolicy, type ConvergenceOptions, type ConvergenceDecision } from './convergence.js';
-import { addCounters, emptyCounters, type EncodeCounters, type MigrationCodec } from './page-encoder.js';
+import type { EncodeCounters, MigrationCodec } from './page-encoder.js';
 import { RateMeter, TokenBucket } from './rate.js';
 import { Peer } from './peer.js';
 import { InlineRoundEncoder, type RoundEncoder, type RoundEncoderOptions } from './round-encoder.js';
@@ -70,7 +70,8 @@ export async function runSource(opts: SourceOptions): Promise<MigrationReport> {
   let maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const peer = new Peer(opts.channel, () => maxFrameBytes);
   let encoder: RoundEncoder | null = null;
-  const table = new PageHashTable(guest.pageCount);
+  // Shared, so that encoder threads record page hashes directly.
+  const table = new PageHashTable(guest.pageCount, { shared: true });
   const meter = new RateMeter(clock, 1000);
   const bucket = new TokenBucket(clock, opts.maxBandwidthBytesPerSec ?? 0);
   const rounds: RoundRow[] = [];
@@ -257,8 +258,7 @@ export async function runSource(opts: SourceOptions): Promise<MigrationReport> {
 }
 
 function diffCounters(now: EncodeCounters, before: EncodeCounters): EncodeCounters {
-  const d = emptyCounters();
-  addCounters(d, now);
+  const d = { ...now };
   for (const k of Object.keys(d) as Array<keyof EncodeCounters>) d[k] -= before[k];
   return d;
 }
