@@ -18,6 +18,7 @@ export type Phase =
   | 'cache'
   | 'guest'
   | 'qmp'
+  | 'qemu-stream'
   | 'cli';
 
 /** Every error code, its default phase and what it means. */
@@ -56,6 +57,18 @@ export const ERROR_CODES = {
   LIVEMIG_E_NOT_ROOT: { phase: 'setup', summary: 'the operation needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN)' },
   LIVEMIG_E_MPTCP_UNAVAILABLE: { phase: 'transport', summary: 'the kernel (or this process) cannot open MPTCP sockets' },
   LIVEMIG_E_MPTCP_FALLBACK: { phase: 'transport', summary: 'an MPTCP connection fell back to plain TCP while MPTCP was required' },
+  LIVEMIG_E_LIMIT: { phase: 'handshake', summary: 'a receiver limit (concurrent sessions, guest memory) refused the session' },
+  LIVEMIG_E_ENCODER_WORKER: { phase: 'precopy', summary: 'a page-encoding worker thread failed or exited during a round' },
+  LIVEMIG_E_QEMU_STREAM_TRUNCATED: { phase: 'qemu-stream', summary: 'a QEMU migration stream ended before its end-of-stream marker' },
+  LIVEMIG_E_QEMU_STREAM_MALFORMED: { phase: 'qemu-stream', summary: 'a QEMU migration stream (or an event rebuilding it) is not valid' },
+  LIVEMIG_E_QEMU_UNAVAILABLE: { phase: 'setup', summary: 'QEMU (>= 9.0), the guest kernel or the guest build tools are missing and could not be installed' },
+  LIVEMIG_E_QEMU_EXITED: { phase: 'guest', summary: 'a QEMU process exited or could not be started' },
+  LIVEMIG_E_QMP_CONNECT: { phase: 'qmp', summary: 'the QMP socket could not be connected or negotiated' },
+  LIVEMIG_E_QMP_PROTOCOL: { phase: 'qmp', summary: 'QEMU sent something that is not valid QMP' },
+  LIVEMIG_E_QMP_COMMAND: { phase: 'qmp', summary: 'QEMU answered a QMP command with an error' },
+  LIVEMIG_E_QMP_CLOSED: { phase: 'qmp', summary: 'the QMP connection closed while a command or event was awaited' },
+  LIVEMIG_E_QMP_TIMEOUT: { phase: 'qmp', summary: 'a QMP command, event or migration state was not seen within its timeout' },
+  LIVEMIG_E_QEMU_MIGRATION_FAILED: { phase: 'precopy', summary: 'QEMU reported the migration as failed or cancelled' },
 } as const satisfies Record<string, { phase: Phase; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
