@@ -5,6 +5,7 @@ import { sendCommand } from './commands/send.js';
 import { receiveCommand } from './commands/receive.js';
 import { benchCommand } from './commands/bench.js';
 import { testbedCommand } from './commands/testbed.js';
+import { qemuCommand } from './commands/qemu.js';
 
 const USAGE = `livemig: live migration of VM memory by pre-copy, with XOR+LZ4 page deltas
 
@@ -14,6 +15,7 @@ Usage:
   livemig receive --listen HOST:PORT     receive guests
   livemig bench SUITE                    benchmarks (codecs, lz4, cache, wire, transport, migrate)
   livemig testbed up|down|status|congest|path|exec   network namespaces as hosts (root)
+  livemig qemu analyze|replay STREAM     QEMU migration streams: byte accounting, pipeline replay
 
 'livemig COMMAND --help' lists a command's options.`;
 
@@ -23,6 +25,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   receive: receiveCommand,
   bench: benchCommand,
   testbed: testbedCommand,
+  qemu: qemuCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

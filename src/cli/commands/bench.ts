@@ -8,7 +8,8 @@ Suites:
   cache       2way and direct caches against a Map baseline
   wire        building and parsing page batches
   transport   TCP channel throughput against a raw socket pipe
-  migrate     whole migrations: workloads × codecs × guest sizes, capped and uncapped`;
+  migrate     whole migrations: workloads × codecs × guest sizes, capped and uncapped
+  qemu-stream QEMU stream parse and rewrite against a plain copy`;
 
 type Suite = (argv: string[]) => Promise<unknown>;
 
@@ -20,6 +21,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   wire: async () => (await import('../../../bench/wire.js')).main,
   transport: async () => (await import('../../../bench/transport.js')).main,
   migrate: async () => (await import('../../../bench/migrate.js')).main,
+  'qemu-stream': async () => (await import('../../../bench/qemu-stream.js')).main,
 };
 
 export async function benchCommand(argv: string[]): Promise<number> {
