@@ -23,3 +23,5 @@ export type {
   MultipathChannelOptions, MultipathChannelStats, MultipathConnectOptions, MultipathListenerStats, MultipathListenOptions,
   MultipathOrdering, MultipathPath, MultipathPathStats, Scheduler, SchedulerName, SubflowView,
 } from './multipath/index.js';
+export * from './auth/index.js';
+export * from './tls/index.js';

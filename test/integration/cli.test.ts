@@ -62,7 +62,7 @@ test('a page corrupted at the destination: it refuses, both processes exit non-z
 
 test('wrong options get precise messages and exit 2', async () => {
   const cases: Array<[string[], RegExp]> = [
-    [['migrate', '--codec', 'lz5'], /Expected --codec to be one of none, lz4, xbzrle, lz4-delta, adaptive, got 'lz5'/],
+    [['migrate', '--codec', 'lz5'], /Expected --codec to be one of none, lz4, xbzrle, lz4-delta, adaptive, zstd, zstd-delta, got 'lz5'/],
     [['migrate', '--guest-mib', 'lots'], /Expected --guest-mib to be an integer/],
     [['migrate', '--max-bandwidth', '12 parsecs'], /Expected --max-bandwidth to be a byte count/],
     [['migrate', '--bogus'], /Unknown option '--bogus'/],

@@ -5,7 +5,7 @@ import type { MigrationReport } from '../../engine/index.js';
 import { COMMON_OPTIONS, SOURCE_OPTIONS, sourceConfig } from '../options.js';
 import { buildSourceGuest, migrateOver, printReport } from '../source-side.js';
 import { parseFlags } from '../args.js';
-import { TRANSPORT_HELP, TRANSPORT_OPTIONS, connectChannel, testbedConfig, testbedPaths, transportConfig, type TransportConfig } from '../transport-options.js';
+import { TRANSPORT_HELP, TRANSPORT_OPTIONS, connectChannel, securityArgs, testbedConfig, testbedPaths, transportConfig, type TransportConfig } from '../transport-options.js';
 
 export const MIGRATE_OPTIONS_HELP = `
 Guest:
@@ -17,7 +17,9 @@ Guest:
   --image FILE             migrate a memory image file instead (no workload)
   --warmup-ms N            let the workload run before migrating (default 1000)
 Pre-copy:
-  --codec C                none | lz4 | xbzrle | lz4-delta | adaptive (default lz4-delta)
+  --codec C                none | lz4 | xbzrle | lz4-delta | adaptive | zstd | zstd-delta
+                           (default lz4-delta)
+  --zstd-level N           zstd level, 1..19 or fast -7..-1 (default 1)
   --cache-mib N            source page cache size (default 64)
   --cache-policy P         2way | direct (default 2way)
   --downtime-limit-ms N    longest acceptable pause, end to end (default 300)
@@ -93,7 +95,7 @@ function reexecIn(ns: string, argv: string[]): Promise<number> {
 async function startReceiver(fault: string | undefined, t: TransportConfig, netns: string | undefined): Promise<{ child: ChildProcess; port: number; lines: string[] }> {
   const main = fileURLToPath(new URL('../main.js', import.meta.url));
   const listen = netns ? '0.0.0.0:0' : '127.0.0.1:0';
-  const args = [main, 'receive', '--listen', listen, '--once', '--json', '--transport', t.transport, ...(fault ? ['--fault', fault] : [])];
+  const args = [main, 'receive', '--listen', listen, '--once', '--json', '--transport', t.transport, ...securityArgs(t), ...(fault ? ['--fault', fault] : [])];
   const [cmd, cmdArgs] = netns ? ['ip', ['netns', 'exec', netns, process.execPath, ...args]] : [process.execPath, args];
   const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const lines: string[] = [];
