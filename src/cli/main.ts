@@ -6,6 +6,7 @@ import { receiveCommand } from './commands/receive.js';
 import { benchCommand } from './commands/bench.js';
 import { testbedCommand } from './commands/testbed.js';
 import { qemuCommand } from './commands/qemu.js';
+import { experimentCommand } from './commands/experiment.js';
 
 const USAGE = `livemig: live migration of VM memory by pre-copy, with XOR+LZ4 page deltas
 
@@ -16,6 +17,7 @@ Usage:
   livemig bench SUITE                    benchmarks (codecs, lz4, cache, wire, transport, migrate)
   livemig testbed up|down|status|congest|path|exec   network namespaces as hosts (root)
   livemig qemu analyze|replay STREAM     QEMU migration streams: byte accounting, pipeline replay
+  livemig experiment NAME|all [--quick]  reproduce the paper's experiments (results/, charts)
 
 'livemig COMMAND --help' lists a command's options.`;
 
@@ -26,6 +28,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   bench: benchCommand,
   testbed: testbedCommand,
   qemu: qemuCommand,
+  experiment: experimentCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
