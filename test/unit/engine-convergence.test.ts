@@ -111,3 +111,18 @@ test('the switchover round trip counts toward the expected downtime', () => {
   assert.equal(d.action, 'continue');
   assert.ok(Math.abs(d.expectedDowntimeMs - 310) < 1e-6);
 });
+
+test('the page encoder ages its cache once per round, so the direct cache accepts new pages after two syncs', async () => {
+  const { PageEncoder } = await import('../../src/engine/index.js');
+  const { createPageCache } = await import('../../src/cache/index.js');
+  const cache = createPageCache('direct', { capacityBytes: 4 * 4096 });
+  const enc = new PageEncoder('xbzrle', cache, 4096, 64);
+  const page = new Uint8Array(4096).fill(7);
+  const out = new Uint8Array(8192);
+  enc.encode(0, page, 0, out); // slot 0 holds page 0 (age 0)
+  enc.encode(4, page, 1, out); // same slot, synced once: refused
+  assert.equal(cache.stats().rejected, 1);
+  enc.encode(4, page, 2, out); // two syncs later: page 0's slot may be taken
+  assert.equal(cache.stats().rejected, 1);
+  assert.ok(cache.lookup(4) !== null);
+});
