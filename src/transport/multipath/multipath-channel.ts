@@ -333,6 +333,9 @@ export class MultipathChannel implements Channel, SubflowEvents {
       subflow.stats.bytesReceived += payload.length;
     }
     this.#reassembly.receive(dsn, flags, epoch, payload);
+    // The peer's FIN is delivered: acknowledge it now, before the consumer's loop ends (a microtask
+    // later), not on the next turn; a consumer that exits then would leave the peer's close() hanging.
+    if (this.#peerFinDsn >= 0 && this.#reassembly.cumAck > this.#peerFinDsn && !this.#ackWithheld) this.#flushAcks(true);
     // Held bytes never exceed the window we advertise unless the peer ignores it.
     if (this.#reassembly.heldBytes > this.#options.receiveHighWaterBytes + this.#options.maxMessageBytes) {
       throw new LivemigError(
