@@ -17,7 +17,7 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PAGE_SIZE } from '../src/core/units.js';
-import { defaultCodecRegistry } from '../src/codec/index.js';
+import { defaultCodecRegistry, type PageCodec } from '../src/codec/index.js';
 import { naiveDecode, naiveEncode } from '../test/reference/xbzrle-naive.js';
 import { PAGE_CLASSES, makePageSet, type PageSet } from './pages.js';
 
@@ -84,13 +84,23 @@ const xbzrleNaive: Subject = {
   },
 };
 
-function subjects(): Subject[] {
-  const codecs: Subject[] = defaultCodecRegistry.list().map((c) => ({
-    name: c.name,
-    needsOld: c.name === 'xbzrle' || c.name === 'lz4-delta',
+/** zstd levels benchmarked; the rows are named `zstd L1`, `zstd-delta L3`, ... */
+const ZSTD_LEVELS = [-1, 1, 3];
+
+function subjectOf(c: PageCodec, name: string): Subject {
+  return {
+    name,
+    needsOld: c.name === 'xbzrle' || c.name === 'lz4-delta' || c.name === 'zstd-delta',
     encode: c.encode.bind(c),
     decode: c.decode.bind(c),
-  }));
+  };
+}
+
+function subjects(): Subject[] {
+  const codecs: Subject[] = defaultCodecRegistry.list().flatMap((c) =>
+    c.configure === undefined
+      ? [subjectOf(c, c.name)]
+      : ZSTD_LEVELS.map((level) => subjectOf(c.configure!({ zstdLevel: level }), `${c.name} L${level}`)));
   return [memcpy, ...codecs, xbzrleNaive];
 }
 

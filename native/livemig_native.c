@@ -1,15 +1,23 @@
 /*
- * livemig_native: LZ4 block codecs for page payloads, over the system's liblz4.so.1, via plain
- * N-API (node_api.h only, so one binary serves every Node ABI >= napi 8).
+ * livemig_native: LZ4 block and zstd frame codecs for page payloads, over the system's liblz4.so.1
+ * and libzstd.so.1, via plain N-API (node_api.h only, so one binary serves every Node ABI >= napi 8).
  *
  * Every function writes into caller-owned TypedArrays and allocates nothing per call: each addon
- * instance (main thread or worker) owns one LZ4 state and one scratch page, freed with the instance.
+ * instance (main thread or worker) owns one LZ4 state, one ZSTD_CCtx, one ZSTD_DCtx and one scratch
+ * page, freed with the instance.
  *
  *   lz4Compress(src, dst[, maxBytes])          -> n > 0 bytes written | 0 does not fit
  *   lz4Decompress(src, dst)                    -> n >= 0 bytes produced | E_* < 0
  *   lz4DeltaCompress(old, page, dst[, maxBytes]) -> n > 0 | 0 does not fit | DELTA_UNCHANGED (-1)
  *   lz4DeltaDecompress(src, page)              -> page.length | E_* < 0 (page untouched)
  *   lz4DecompressSystem(src, dst)              -> liblz4's LZ4_decompress_safe result
+ *   zstdCompress(src, dst, level[, maxBytes])  -> n > 0 bytes written | 0 does not fit
+ *   zstdDecompress(src, dst)                   -> dst.length | E_* < 0
+ *   zstdDeltaCompress(old, page, dst, level[, maxBytes]) -> n > 0 | 0 does not fit | DELTA_UNCHANGED
+ *   zstdDeltaDecompress(src, page)             -> page.length | E_* < 0 (page untouched)
+ *
+ * zstd payloads are one magicless frame (no magic number, no content size, no checksum, no
+ * dictionary id): a 2-byte frame header plus a 3-byte block header per block, see zstd_frame_walk.
  *
  * Compression is liblz4's (LZ4_compress_fast_extState, acceleration 1). Decoding is our own strict
  * single-pass decoder (see decode_block for why); lz4DecompressSystem exposes liblz4's decoder
@@ -23,6 +31,7 @@
 #include <node_api.h>
 
 #include "lz4_api.h"
+#include "zstd_api.h"
 
 /* Largest page the delta functions accept: the scratch size. */
 #define SCRATCH_BYTES 65536
@@ -37,6 +46,11 @@
 typedef struct {
   void *state;      /* LZ4_sizeofState() bytes */
   uint8_t *scratch; /* SCRATCH_BYTES, 16-byte aligned by malloc */
+  ZSTD_CCtx *cctx;  /* magicless, no content size / checksum / dict id; level set per call */
+  ZSTD_DCtx *dctx;  /* magicless */
+  uint8_t *zout;    /* ZSTD_compressBound(SCRATCH_BYTES) bytes: where frames are compressed to */
+  size_t zout_len;
+  int zstd_level;   /* the level cctx holds now, so a call sets it only when it changes */
 } instance_t;
 
 typedef struct {
@@ -371,12 +385,231 @@ static napi_value lz4_delta_decompress(napi_env env, napi_callback_info info) {
   return int_value(env, rc);
 }
 
+/* Largest block a zstd frame may hold (Block_Maximum_Size, RFC 8878 3.1.1.2.4). */
+#define ZSTD_BLOCK_MAX (128 * 1024)
+
+/*
+ * Walks one magicless zstd frame header and its block headers (RFC 8878 3.1.1) without decoding,
+ * so that a payload holding more or less than exactly one frame, or one that declares a size other
+ * than `cap`, is refused before anything is written. Returns 0 when src is exactly one frame whose
+ * known sizes fit `cap`, or an E_* code. libzstd then decodes and checks the block contents.
+ *
+ * frame  = fhd:u8 [window:u8] [dict-id:0/1/2/4] [content-size:0/1/2/4/8] block* last-block [checksum:u32]
+ * fhd    = fcs-flag:2 (bits 7-6) | single-segment:1 | unused:1 | reserved:1 (0) | checksum:1 | dict-id-flag:2
+ * block  = header:u24le (last:1 | type:2 | size:21) then raw: size bytes | rle: 1 byte | compressed: size bytes
+ */
+static int zstd_frame_walk(const uint8_t *src, size_t n, size_t cap) {
+  static const size_t DID_BYTES[4] = {0, 1, 2, 4};
+  static const size_t FCS_BYTES[4] = {0, 2, 4, 8};
+  size_t pos, fcs_bytes, produced = 0;
+  unsigned fhd, single, last;
+  if (n == 0) return E_TRUNCATED;
+  fhd = src[0];
+  if (fhd & 0x08) return E_MALFORMED; /* reserved bit */
+  /* A frame that names a dictionary cannot be decoded here: livemig uses none. */
+  if ((fhd & 3) != 0) return E_MALFORMED;
+  single = (fhd >> 5) & 1;
+  fcs_bytes = FCS_BYTES[fhd >> 6];
+  if (single && fcs_bytes == 0) fcs_bytes = 1;
+  pos = 1 + (single ? 0 : 1) + DID_BYTES[fhd & 3];
+  if (n < pos + fcs_bytes) return E_TRUNCATED;
+  if (fcs_bytes) {
+    uint64_t fcs = 0;
+    size_t k;
+    for (k = 0; k < fcs_bytes; k++) fcs |= (uint64_t)src[pos + k] << (8 * k);
+    if (fcs_bytes == 2) fcs += 256;
+    if (fcs > cap) return E_OVERRUN;
+    if (fcs < cap) return E_SHORT;
+    pos += fcs_bytes;
+  }
+  do {
+    uint32_t h, size;
+    unsigned type;
+    if (n - pos < 3) return E_TRUNCATED;
+    h = (uint32_t)src[pos] | ((uint32_t)src[pos + 1] << 8) | ((uint32_t)src[pos + 2] << 16);
+    pos += 3;
+    last = h & 1;
+    type = (h >> 1) & 3;
+    size = h >> 3;
+    if (type == 3 || size > ZSTD_BLOCK_MAX) return E_MALFORMED;
+    /* raw and RLE blocks state how much they produce: an early overrun check for free */
+    if (type != 2) {
+      produced += size;
+      if (produced > cap) return E_OVERRUN;
+    }
+    if (type == 1) size = 1;
+    if (n - pos < size) return E_TRUNCATED;
+    pos += size;
+  } while (!last);
+  if (fhd & 0x04) {
+    if (n - pos < 4) return E_TRUNCATED;
+    pos += 4;
+  }
+  /* A second frame after the first would be decoded too: call it trailing garbage. */
+  return pos == n ? 0 : E_MALFORMED;
+}
+
+/* Decodes one magicless frame that must produce exactly cap bytes into dst. Returns cap or E_*. */
+static int zstd_decode_page(ZSTD_DCtx *dctx, const uint8_t *src, size_t n, uint8_t *dst, size_t cap) {
+  size_t r;
+  int rc = zstd_frame_walk(src, n, cap);
+  if (rc < 0) return rc;
+  r = ZSTD_decompressDCtx(dctx, dst, cap, src, n);
+  if (ZSTD_isError(r)) {
+    switch (ZSTD_getErrorCode(r)) {
+      case ZSTD_error_dstSize_tooSmall: return E_OVERRUN;
+      case ZSTD_error_srcSize_wrong: return E_TRUNCATED;
+      default: return E_MALFORMED;
+    }
+  }
+  return r == cap ? (int)cap : E_SHORT;
+}
+
+/* Level argument: an integer in [ZSTD_minCLevel(), ZSTD_maxCLevel()]. Returns 0 after throwing. */
+static int get_level(napi_env env, napi_value v, int *out) {
+  napi_valuetype vt;
+  double d;
+  napi_typeof(env, v, &vt);
+  if (vt != napi_number || napi_get_value_double(env, v, &d) != napi_ok || d != d ||
+      d < (double)ZSTD_minCLevel() || d > (double)ZSTD_maxCLevel() || d != (double)(int)d) {
+    return throw_type(env, "ERR_INVALID_ARG_VALUE", "level must be an integer zstd compression level");
+  }
+  *out = (int)d;
+  return 1;
+}
+
+/*
+ * Compresses src into dst[0, limit) at `level`; returns bytes written or 0 when it does not fit.
+ * libzstd needs about 8 bytes of room past the frame it writes (its entropy coder's bit stream), so
+ * it refuses a dst that would fit the frame exactly, and its output can depend on the room given.
+ * Compressing into zout (always large enough) and copying costs ~0.1 us a page and makes the
+ * result independent of the budget: a frame fits exactly when its size is <= limit.
+ */
+static napi_value zstd_compress_into(napi_env env, instance_t *inst, const uint8_t *src, size_t n,
+                                     uint8_t *dst, size_t limit, int level) {
+  size_t r;
+  if (level != inst->zstd_level) {
+    r = ZSTD_CCtx_setParameter(inst->cctx, ZSTD_c_compressionLevel, level);
+    if (ZSTD_isError(r)) {
+      napi_throw_error(env, NULL, ZSTD_getErrorName(r));
+      return NULL;
+    }
+    inst->zstd_level = level;
+  }
+  r = ZSTD_compress2(inst->cctx, inst->zout, inst->zout_len, src, n);
+  if (ZSTD_isError(r)) {
+    napi_throw_error(env, NULL, ZSTD_getErrorName(r));
+    return NULL;
+  }
+  if (r > limit) return int_value(env, 0);
+  memcpy(dst, inst->zout, r);
+  return int_value(env, (int)r);
+}
+
+static napi_value zstd_compress(napi_env env, napi_callback_info info) {
+  bytes_t src, dst;
+  size_t limit;
+  int level;
+  GET_ARGS(4);
+  if (!get_bytes(env, argv[0], "src must be a Uint8Array", &src)) return NULL;
+  if (!get_bytes(env, argv[1], "dst must be a Uint8Array", &dst)) return NULL;
+  if (!get_level(env, argv[2], &level)) return NULL;
+  if (!get_limit(env, argv[3], dst.len, &limit)) return NULL;
+  if (src.len > SCRATCH_BYTES) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "src is larger than 65536 bytes, the largest page");
+    return NULL;
+  }
+  if (overlaps(&src, &dst)) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "src and dst must not overlap");
+    return NULL;
+  }
+  return zstd_compress_into(env, instance(env), src.data, src.len, dst.data, limit, level);
+}
+
+static napi_value zstd_decompress(napi_env env, napi_callback_info info) {
+  bytes_t src, dst;
+  GET_ARGS(2);
+  if (!get_bytes(env, argv[0], "src must be a Uint8Array", &src)) return NULL;
+  if (!get_bytes(env, argv[1], "dst must be a Uint8Array", &dst)) return NULL;
+  if (dst.len > SCRATCH_BYTES) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "dst is larger than 65536 bytes, the largest page");
+    return NULL;
+  }
+  if (overlaps(&src, &dst)) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "src and dst must not overlap");
+    return NULL;
+  }
+  return int_value(env, zstd_decode_page(instance(env)->dctx, src.data, src.len, dst.data, dst.len));
+}
+
+static napi_value zstd_delta_compress(napi_env env, napi_callback_info info) {
+  bytes_t old, page, dst;
+  size_t limit;
+  int level;
+  instance_t *inst;
+  GET_ARGS(5);
+  if (!get_bytes(env, argv[0], "old must be a Uint8Array", &old)) return NULL;
+  if (!get_bytes(env, argv[1], "page must be a Uint8Array", &page)) return NULL;
+  if (!get_bytes(env, argv[2], "dst must be a Uint8Array", &dst)) return NULL;
+  if (!get_level(env, argv[3], &level)) return NULL;
+  if (!get_limit(env, argv[4], dst.len, &limit)) return NULL;
+  if (old.len != page.len) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "old and page must have the same byte length");
+    return NULL;
+  }
+  if (page.len > SCRATCH_BYTES) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "page is larger than 65536 bytes, the delta scratch size");
+    return NULL;
+  }
+  inst = instance(env);
+  if (!xor_bytes(inst->scratch, old.data, page.data, page.len)) return int_value(env, DELTA_UNCHANGED);
+  return zstd_compress_into(env, inst, inst->scratch, page.len, dst.data, limit, level);
+}
+
+static napi_value zstd_delta_decompress(napi_env env, napi_callback_info info) {
+  bytes_t src, page;
+  instance_t *inst;
+  int rc;
+  GET_ARGS(2);
+  if (!get_bytes(env, argv[0], "src must be a Uint8Array", &src)) return NULL;
+  if (!get_bytes(env, argv[1], "page must be a Uint8Array", &page)) return NULL;
+  if (page.len > SCRATCH_BYTES) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "page is larger than 65536 bytes, the delta scratch size");
+    return NULL;
+  }
+  inst = instance(env);
+  /* Decode into scratch first: only a delta covering the whole page may touch it. */
+  rc = zstd_decode_page(inst->dctx, src.data, src.len, inst->scratch, page.len);
+  if (rc < 0) return int_value(env, rc);
+  xor_bytes(page.data, page.data, inst->scratch, page.len);
+  return int_value(env, rc);
+}
+
+/* Creates the two contexts with livemig's frame parameters; returns 0 when libzstd refuses one. */
+static int zstd_init(instance_t *inst) {
+  inst->cctx = ZSTD_createCCtx();
+  inst->dctx = ZSTD_createDCtx();
+  inst->zout_len = ZSTD_compressBound(SCRATCH_BYTES);
+  inst->zout = (uint8_t *)malloc(inst->zout_len);
+  if (!inst->cctx || !inst->dctx || !inst->zout) return 0;
+  inst->zstd_level = 1;
+  return !ZSTD_isError(ZSTD_CCtx_setParameter(inst->cctx, ZSTD_c_format, ZSTD_f_zstd1_magicless)) &&
+         !ZSTD_isError(ZSTD_CCtx_setParameter(inst->cctx, ZSTD_c_contentSizeFlag, 0)) &&
+         !ZSTD_isError(ZSTD_CCtx_setParameter(inst->cctx, ZSTD_c_checksumFlag, 0)) &&
+         !ZSTD_isError(ZSTD_CCtx_setParameter(inst->cctx, ZSTD_c_dictIDFlag, 0)) &&
+         !ZSTD_isError(ZSTD_CCtx_setParameter(inst->cctx, ZSTD_c_compressionLevel, 1)) &&
+         !ZSTD_isError(ZSTD_DCtx_setParameter(inst->dctx, ZSTD_d_format, ZSTD_f_zstd1_magicless));
+}
+
 static void free_instance(napi_env env, void *data, void *hint) {
   instance_t *inst = (instance_t *)data;
   (void)env;
   (void)hint;
   free(inst->state);
   free(inst->scratch);
+  if (inst->cctx) ZSTD_freeCCtx(inst->cctx);
+  if (inst->dctx) ZSTD_freeDCtx(inst->dctx);
+  free(inst->zout);
   free(inst);
 }
 
@@ -401,6 +634,11 @@ NAPI_MODULE_INIT() {
     napi_throw_error(env, NULL, "livemig_native: out of memory allocating the LZ4 state");
     return NULL;
   }
+  if (!zstd_init(inst)) {
+    free_instance(env, inst, NULL);
+    napi_throw_error(env, NULL, "livemig_native: libzstd refused a context or the magicless frame format (needs libzstd >= 1.4.0)");
+    return NULL;
+  }
   if (napi_set_instance_data(env, inst, free_instance, NULL) != napi_ok) {
     free_instance(env, inst, NULL);
     return NULL;
@@ -411,6 +649,13 @@ NAPI_MODULE_INIT() {
       !set_fn(env, exports, "lz4DecompressSystem", lz4_decompress_system) ||
       !set_fn(env, exports, "lz4DeltaCompress", lz4_delta_compress) ||
       !set_fn(env, exports, "lz4DeltaDecompress", lz4_delta_decompress) ||
+      !set_fn(env, exports, "zstdCompress", zstd_compress) ||
+      !set_fn(env, exports, "zstdDecompress", zstd_decompress) ||
+      !set_fn(env, exports, "zstdDeltaCompress", zstd_delta_compress) ||
+      !set_fn(env, exports, "zstdDeltaDecompress", zstd_delta_decompress) ||
+      !set_int(env, exports, "ZSTD_VERSION_NUMBER", (int)ZSTD_versionNumber()) ||
+      !set_int(env, exports, "ZSTD_MIN_LEVEL", ZSTD_minCLevel()) ||
+      !set_int(env, exports, "ZSTD_MAX_LEVEL", ZSTD_maxCLevel()) ||
       !set_int(env, exports, "LZ4_VERSION_NUMBER", LZ4_versionNumber()) ||
       !set_int(env, exports, "MAX_DELTA_PAGE_BYTES", SCRATCH_BYTES) ||
       !set_int(env, exports, "DELTA_UNCHANGED", DELTA_UNCHANGED) ||

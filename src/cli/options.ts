@@ -1,5 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
-import { MiB } from '../core/index.js';
+import { LivemigError, MiB } from '../core/index.js';
 import { MIGRATION_CODECS, type MigrationCodec, type ConvergenceOptions } from '../engine/index.js';
 import type { CachePolicy } from '../cache/index.js';
 import type { WorkloadName } from '../guest/index.js';
@@ -16,6 +16,7 @@ export const SOURCE_OPTIONS: Options = {
   seed: { type: 'string' },
   image: { type: 'string' },
   codec: { type: 'string' },
+  'zstd-level': { type: 'string' },
   'cache-mib': { type: 'string' },
   'cache-policy': { type: 'string' },
   'downtime-limit-ms': { type: 'string' },
@@ -26,6 +27,7 @@ export const SOURCE_OPTIONS: Options = {
   'no-auto-converge': { type: 'boolean' },
   verify: { type: 'string' },
   'warmup-ms': { type: 'string' },
+  'compress-threads': { type: 'string' },
 };
 
 export const COMMON_OPTIONS: Options = {
@@ -44,12 +46,16 @@ export interface SourceConfig {
   seed: number;
   image: string | undefined;
   codec: MigrationCodec;
+  /** Level of the zstd codecs: 1..19 or fast -7..-1. @default 1 */
+  zstdLevel: number;
   cacheBytes: number;
   cachePolicy: CachePolicy;
   convergence: Partial<ConvergenceOptions>;
   maxBandwidth: number;
   verify: 'pages' | 'full';
   warmupMs: number;
+  /** Threads encoding pages: 1 encodes inline on the main thread, more use worker threads. @default 1 */
+  compressThreads: number;
 }
 
 /** Validates the source options once, at the boundary. */
@@ -62,6 +68,7 @@ export function sourceConfig(v: Record<string, unknown>): SourceConfig {
     seed: intOpt(v, 'seed', 1, 0, 2 ** 31 - 1),
     image: v.image as string | undefined,
     codec: choiceOpt(v, 'codec', MIGRATION_CODECS, 'lz4-delta'),
+    zstdLevel: zstdLevelOpt(v),
     cacheBytes: intOpt(v, 'cache-mib', 64, 1, 65536) * MiB,
     cachePolicy: choiceOpt(v, 'cache-policy', ['2way', 'direct'] as const, '2way'),
     convergence: {
@@ -74,5 +81,13 @@ export function sourceConfig(v: Record<string, unknown>): SourceConfig {
     maxBandwidth: bytesOpt(v, 'max-bandwidth', 0),
     verify: choiceOpt(v, 'verify', ['pages', 'full'] as const, 'pages'),
     warmupMs: numOpt(v, 'warmup-ms', 1000, 0),
+    compressThreads: intOpt(v, 'compress-threads', 1, 1, 64),
   };
+}
+
+/** `--zstd-level`: 1..19 or a fast level -7..-1 (@default 1); 0 is refused (zstd reads it as 3). */
+function zstdLevelOpt(v: Record<string, unknown>): number {
+  const level = intOpt(v, 'zstd-level', 1, -7, 19);
+  if (level === 0) throw new LivemigError('LIVEMIG_E_INVALID_OPTION', "Expected --zstd-level to be 1..19 or a fast level -7..-1, got '0' (zstd would read 0 as its default, 3)", { phase: 'cli' });
+  return level;
 }

@@ -1,7 +1,7 @@
 import { MiB, stderrLogger, type Logger } from '../core/index.js';
 import { createSyntheticGuest, createImageGuest, type Guest } from '../guest/index.js';
 import { createPageCache } from '../cache/index.js';
-import { runSource, formatSummary, type MigrationReport, type Progress } from '../engine/index.js';
+import { runSource, formatSummary, createRoundEncoder, type MigrationReport, type Progress } from '../engine/index.js';
 import type { Channel } from '../transport/index.js';
 import type { SourceConfig } from './options.js';
 import { ProgressBar } from './progress.js';
@@ -23,13 +23,15 @@ export async function buildSourceGuest(cfg: SourceConfig, log: Logger): Promise<
 export async function migrateOver(cfg: SourceConfig, guest: Guest, channel: Channel, opts: { json: boolean; verbose: boolean }): Promise<MigrationReport> {
   const log = stderrLogger(opts.verbose);
   const bar = !opts.json && process.stderr.isTTY ? new ProgressBar() : null;
-  const cache = cfg.codec === 'none' || cfg.codec === 'lz4' ? null : createPageCache(cfg.cachePolicy, { capacityBytes: cfg.cacheBytes });
+  const cache = cfg.codec === 'none' || cfg.codec === 'lz4' || cfg.codec === 'zstd' ? null : createPageCache(cfg.cachePolicy, { capacityBytes: cfg.cacheBytes });
   try {
     return await runSource({
-      guest, channel, codec: cfg.codec, cache,
+      guest, channel, codec: cfg.codec, cache, zstdLevel: cfg.zstdLevel,
       convergence: cfg.convergence,
       maxBandwidthBytesPerSec: cfg.maxBandwidth,
       verify: cfg.verify,
+      // Worker threads for 2 or more; an image guest (memory not shared) still encodes inline.
+      createEncoder: (o) => createRoundEncoder(o, cfg.compressThreads),
       logger: log,
       onProgress: bar ? (p: Progress) => bar.update(p) : undefined,
     });

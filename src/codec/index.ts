@@ -1,12 +1,14 @@
 /** Page codecs: the only public surface of src/codec. */
 
-export type { CodecName, EncodeChoice, PageCodec } from './types.js';
+export type { CodecName, CodecOptions, EncodeChoice, PageCodec } from './types.js';
 export { CODEC_IDS } from './types.js';
 export { CodecRegistry, codecNames, defaultCodecRegistry, getCodec, getCodecById } from './registry.js';
 export { adaptiveCodec, encodeBest } from './adaptive.js';
 export { lz4Codec } from './lz4.js';
 export { lz4DeltaCodec } from './lz4-delta.js';
 export { rawCodec } from './raw.js';
+export { ZSTD_DEFAULT_LEVEL, ZSTD_LEVEL_RANGE, checkZstdLevel, createZstdCodec, zstdCodec } from './zstd.js';
+export { createZstdDeltaCodec, zstdDeltaCodec } from './zstd-delta.js';
 export { copyBytes } from './copy.js';
 export { XBZRLE_MAX_PAGE_SIZE, xbzrleCodec, xbzrleDecode, xbzrleEncode, xbzrleValidate } from './xbzrle.js';
 export { isZeroPage, zeroCodec } from './zero.js';

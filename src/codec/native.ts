@@ -50,6 +50,32 @@ export interface NativeBinding {
    * Returns `page.byteLength`, or a `NATIVE_E_*` code with `page` untouched.
    */
   lz4DeltaDecompress(src: NativeBytes, page: NativeBytes): number;
+  /**
+   * Compresses `src` (at most MAX_DELTA_PAGE_BYTES) as one magicless zstd frame (no content size,
+   * checksum or dictionary id) at `level` (ZSTD_MIN_LEVEL..ZSTD_MAX_LEVEL) into `dst`, writing at
+   * most `maxBytes` (@default dst.byteLength). Returns the bytes written, or 0 when it does not fit.
+   */
+  zstdCompress(src: NativeBytes, dst: NativeBytes, level: number, maxBytes?: number): number;
+  /**
+   * Decodes `src`, which must be exactly one magicless zstd frame producing exactly `dst.byteLength`
+   * bytes, into `dst`. Returns `dst.byteLength` or a `NATIVE_E_*` code; never writes past `dst`.
+   */
+  zstdDecompress(src: NativeBytes, dst: NativeBytes): number;
+  /**
+   * `lz4DeltaCompress` with zstd: XOR into scratch, then one magicless frame at `level`. Returns
+   * the bytes written, 0 when it does not fit, or NATIVE_DELTA_UNCHANGED when the pages are identical.
+   */
+  zstdDeltaCompress(old: NativeBytes, page: NativeBytes, dst: NativeBytes, level: number, maxBytes?: number): number;
+  /**
+   * Decodes one frame producing exactly `page.byteLength` XOR bytes into scratch and applies it to
+   * `page`. Returns `page.byteLength`, or a `NATIVE_E_*` code with `page` untouched.
+   */
+  zstdDeltaDecompress(src: NativeBytes, page: NativeBytes): number;
+  /** libzstd's version as major*10000 + minor*100 + release. */
+  readonly ZSTD_VERSION_NUMBER: number;
+  /** The library's lowest (fastest, negative) and highest compression levels. */
+  readonly ZSTD_MIN_LEVEL: number;
+  readonly ZSTD_MAX_LEVEL: number;
   /** liblz4's version as major*10000 + minor*100 + release. */
   readonly LZ4_VERSION_NUMBER: number;
   /** Largest page the delta functions accept, in bytes. */
@@ -69,7 +95,7 @@ function load(): NativeBinding {
     try {
       const b = require(path) as NativeBinding & Record<string, unknown>;
       // A stale build with other return codes would misreport errors: refuse it.
-      if (b.E_MALFORMED !== NATIVE_E_MALFORMED || b.DELTA_UNCHANGED !== NATIVE_DELTA_UNCHANGED) {
+      if (b.E_MALFORMED !== NATIVE_E_MALFORMED || b.DELTA_UNCHANGED !== NATIVE_DELTA_UNCHANGED || typeof b.zstdCompress !== 'function') {
         errors.push(`${path}: built from a different version of native/livemig_native.c`);
         continue;
       }
@@ -80,9 +106,9 @@ function load(): NativeBinding {
   }
   throw new LivemigError(
     'LIVEMIG_E_NATIVE_UNAVAILABLE',
-    'The LZ4 codecs need livemig\'s native addon, which could not be loaded. Run `npm install` (or ' +
+    'The LZ4 and zstd codecs need livemig\'s native addon, which could not be loaded. Run `npm install` (or ' +
       '`npx node-gyp rebuild`) in the livemig directory; it needs python3, make, a C compiler ' +
-      '(apt-get install build-essential python3) and the liblz4.so.1 runtime (apt-get install liblz4-1). ' +
+      '(apt-get install build-essential python3) and the liblz4.so.1 and libzstd.so.1 runtimes (apt-get install liblz4-1 libzstd1). ' +
       `Tried: ${errors.join('; ')}`,
   );
 }

@@ -8,9 +8,11 @@ import { adaptiveCodec } from './adaptive.js';
 import { lz4DeltaCodec } from './lz4-delta.js';
 import { lz4Codec } from './lz4.js';
 import { rawCodec } from './raw.js';
-import type { CodecName, PageCodec } from './types.js';
+import type { CodecName, CodecOptions, PageCodec } from './types.js';
 import { xbzrleCodec } from './xbzrle.js';
 import { zeroCodec } from './zero.js';
+import { zstdDeltaCodec } from './zstd-delta.js';
+import { zstdCodec } from './zstd.js';
 
 /** Looks codecs up by name (`--codec`) and by wire id (a received frame). */
 export class CodecRegistry {
@@ -31,13 +33,17 @@ export class CodecRegistry {
     }
   }
 
-  /** The codec called `name`; LIVEMIG_E_CODEC_UNKNOWN (listing the known names) otherwise. */
-  get(name: string): PageCodec {
+  /**
+   * The codec called `name`; LIVEMIG_E_CODEC_UNKNOWN (listing the known names) otherwise. With
+   * `options`, a codec that has encode parameters (zstd levels) comes configured with them; the
+   * others ignore them. Throws LIVEMIG_E_INVALID_OPTION for an out-of-range option.
+   */
+  get(name: string, options?: CodecOptions): PageCodec {
     const codec = this.#byName.get(name);
     if (codec === undefined) {
       throw new LivemigError('LIVEMIG_E_CODEC_UNKNOWN', `Unknown codec '${name}'; expected one of: ${this.names().join(', ')}`);
     }
-    return codec;
+    return options !== undefined && codec.configure !== undefined ? codec.configure(options) : codec;
   }
 
   /** The codec with wire id `id`; LIVEMIG_E_CODEC_UNKNOWN (listing the known names) otherwise. */
@@ -63,12 +69,15 @@ export class CodecRegistry {
 
 /** Every codec livemig ships, in wire-id order. */
 export const defaultCodecRegistry = new CodecRegistry([
-  zeroCodec, rawCodec, lz4Codec, xbzrleCodec, lz4DeltaCodec, adaptiveCodec,
+  zeroCodec, rawCodec, lz4Codec, xbzrleCodec, lz4DeltaCodec, adaptiveCodec, zstdCodec, zstdDeltaCodec,
 ]);
 
-/** The shipped codec called `name` (throws LIVEMIG_E_CODEC_UNKNOWN with the list of names). */
-export function getCodec(name: string): PageCodec {
-  return defaultCodecRegistry.get(name);
+/**
+ * The shipped codec called `name` (throws LIVEMIG_E_CODEC_UNKNOWN with the list of names),
+ * configured with `options` when given (e.g. `getCodec('zstd', { zstdLevel: 3 })`).
+ */
+export function getCodec(name: string, options?: CodecOptions): PageCodec {
+  return defaultCodecRegistry.get(name, options);
 }
 
 /** The shipped codec with wire id `id` (throws LIVEMIG_E_CODEC_UNKNOWN with the list of names). */

@@ -4,7 +4,7 @@
  */
 
 /** Names of the registered codecs. `adaptive` picks the smallest of the others per page. */
-export type CodecName = 'zero' | 'raw' | 'lz4' | 'xbzrle' | 'lz4-delta' | 'adaptive';
+export type CodecName = 'zero' | 'raw' | 'lz4' | 'xbzrle' | 'lz4-delta' | 'adaptive' | 'zstd' | 'zstd-delta';
 
 /**
  * Codec ids as they travel on the wire. Append only; never renumber: a receiver rejects an id it
@@ -17,7 +17,15 @@ export const CODEC_IDS = {
   xbzrle: 3,
   'lz4-delta': 4,
   adaptive: 5,
+  zstd: 6,
+  'zstd-delta': 7,
 } as const satisfies Record<CodecName, number>;
+
+/** Encode-side parameters of the codecs that have any; decoding never needs them. */
+export interface CodecOptions {
+  /** zstd compression level: 1..19, or a fast level -7..-1 (see ZSTD_LEVEL_RANGE). @default 1 */
+  zstdLevel?: number;
+}
 
 export interface PageCodec {
   readonly name: CodecName;
@@ -38,6 +46,12 @@ export interface PageCodec {
    * never writes outside `page`.
    */
   decode(payload: Uint8Array, page: Uint8Array): void;
+  /**
+   * Only for codecs with encode parameters: the same codec (name, id, wire format) encoding with
+   * `options`; options it has no use for are ignored. Throws LIVEMIG_E_INVALID_OPTION when one is
+   * out of range.
+   */
+  configure?(options: CodecOptions): PageCodec;
 }
 
 /** What `adaptive` (or any chooser) decided for one page. */

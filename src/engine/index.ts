@@ -5,3 +5,5 @@ export { PageEncoder, MIGRATION_CODECS, type MigrationCodec, type EncodeCounters
 export { RateMeter, TokenBucket } from './rate.js';
 export { evaluateModel, type ModelReport } from './model.js';
 export { formatSummary, type MigrationReport, type RoundRow } from './report.js';
+export { InlineRoundEncoder, type RoundEncoder, type RoundEncoderOptions, type RoundResult, type EmitFrame } from './round-encoder.js';
+export { WorkerRoundEncoder, createRoundEncoder, type WorkerEncoderOptions } from './worker-round-encoder.js';

@@ -1,10 +1,16 @@
 import { LivemigError } from '../core/index.js';
 import type { PageCache } from '../cache/index.js';
-import { CODEC_IDS, getCodec, encodeBest, type PageCodec } from '../codec/index.js';
+import { CODEC_IDS, getCodec, encodeBest, type CodecOptions, type PageCodec } from '../codec/index.js';
 
 /** The codec choices of a migration (`--codec`). */
-export type MigrationCodec = 'none' | 'lz4' | 'xbzrle' | 'lz4-delta' | 'adaptive';
-export const MIGRATION_CODECS: readonly MigrationCodec[] = ['none', 'lz4', 'xbzrle', 'lz4-delta', 'adaptive'];
+export type MigrationCodec = 'none' | 'lz4' | 'xbzrle' | 'lz4-delta' | 'adaptive' | 'zstd' | 'zstd-delta';
+export const MIGRATION_CODECS: readonly MigrationCodec[] = ['none', 'lz4', 'xbzrle', 'lz4-delta', 'adaptive', 'zstd', 'zstd-delta'];
+
+/** Codec ids a migration with `codec` may put on the wire (for the handshake's codec list). */
+export function wireCodecsOf(codec: MigrationCodec): string[] {
+  const base = ['zero', 'raw', 'lz4', 'xbzrle', 'lz4-delta'];
+  return codec === 'zstd' || codec === 'zstd-delta' ? [...base, 'zstd', 'zstd-delta'] : base;
+}
 
 /** How one page went out. */
 export type PageOutcome = 'zero' | 'full' | 'delta' | 'unchanged';
@@ -57,14 +63,18 @@ export class PageEncoder {
   readonly #scratch: Uint8Array;
   /** Pages whose last sent version was all zero: their delta base is the zero page, not a cache slot. */
   readonly #sentZero: Uint8Array;
+  /** The round the cache was last synced for: each new round is one dirty sync (QEMU's age). */
+  #syncedRound = 0;
   readonly counters: EncodeCounters = emptyCounters();
 
-  constructor(codec: MigrationCodec, cache: PageCache | null, pageSize: number, pageCount: number) {
+  /** `options` carries codec parameters (the zstd level; @default level 1). */
+  constructor(codec: MigrationCodec, cache: PageCache | null, pageSize: number, pageCount: number, options: CodecOptions = {}) {
     this.codec = codec;
-    this.#cache = codec === 'none' || codec === 'lz4' ? null : cache;
-    this.#delta = codec === 'xbzrle' || codec === 'lz4-delta' ? getCodec(codec) : null;
-    // XBZRLE and no compression send full pages raw, as QEMU does; the LZ4 family compresses them.
-    this.#full = codec === 'none' || codec === 'xbzrle' ? getCodec('raw') : getCodec('lz4');
+    this.#cache = codec === 'none' || codec === 'lz4' || codec === 'zstd' ? null : cache;
+    this.#delta = codec === 'xbzrle' || codec === 'lz4-delta' || codec === 'zstd-delta' ? getCodec(codec, options) : null;
+    // XBZRLE and no compression send full pages raw, as QEMU does; the LZ4 and zstd families compress them.
+    this.#full = codec === 'none' || codec === 'xbzrle' ? getCodec('raw')
+      : codec === 'zstd' || codec === 'zstd-delta' ? getCodec('zstd', options) : getCodec('lz4');
     this.#raw = getCodec('raw');
     this.#zero = zeroPageOf(pageSize);
     this.#scratch = new Uint8Array(pageSize * 2);
@@ -83,6 +93,10 @@ export class PageEncoder {
   encode(index: number, page: Uint8Array, round: number, out: Uint8Array): { codecId: number; length: number; outcome: PageOutcome } | null {
     const c = this.counters;
     const cache = this.#cache;
+    if (cache && round !== this.#syncedRound) {
+      this.#syncedRound = round;
+      cache.sync();
+    }
     if (this.#zero.equals(page)) {
       c.zeroPages++;
       // Zero pages take no cache slot: a flag remembers them as a delta base.

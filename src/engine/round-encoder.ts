@@ -1,6 +1,6 @@
 import type { Guest, PageHashTable } from '../guest/index.js';
 import type { PageCache } from '../cache/index.js';
-import { copyBytes } from '../codec/index.js';
+import { copyBytes, type CodecOptions } from '../codec/index.js';
 import { PageBatchBuilder } from '../wire/index.js';
 import { PageEncoder, type EncodeCounters, type MigrationCodec } from './page-encoder.js';
 import { FramePool } from './frame-pool.js';
@@ -45,6 +45,8 @@ export interface RoundEncoderOptions {
   table: PageHashTable;
   /** Target size of a PAGES frame, in bytes. */
   batchBytes: number;
+  /** Codec parameters (the zstd level) for the PageEncoder. @default {} */
+  codecOptions?: CodecOptions;
 }
 
 /** Encodes on the calling thread, one page after another. */
@@ -58,7 +60,7 @@ export class InlineRoundEncoder implements RoundEncoder {
 
   constructor(o: RoundEncoderOptions) {
     this.#guest = o.guest;
-    this.#encoder = new PageEncoder(o.codec, o.cache, o.guest.pageSize, o.guest.pageCount);
+    this.#encoder = new PageEncoder(o.codec, o.cache, o.guest.pageSize, o.guest.pageCount, o.codecOptions);
     this.#table = o.table;
     this.#pool = new FramePool(o.batchBytes);
     this.#builder = new PageBatchBuilder(o.batchBytes, this.#pool.allocate);

@@ -7,6 +7,7 @@ import type { Channel } from '../transport/index.js';
 import { FrameType, FrameFlags, PROTOCOL_VERSION, DEFAULT_MAX_FRAME_BYTES, type ResultBody } from '../wire/index.js';
 import { ConvergencePolicy, type ConvergenceOptions, type ConvergenceDecision } from './convergence.js';
 import type { EncodeCounters, MigrationCodec } from './page-encoder.js';
+import { wireCodecsOf } from './page-encoder.js';
 import { RateMeter, TokenBucket } from './rate.js';
 import { Peer } from './peer.js';
 import { InlineRoundEncoder, type RoundEncoder, type RoundEncoderOptions } from './round-encoder.js';
@@ -32,6 +33,8 @@ export interface SourceOptions {
   codec?: MigrationCodec;
   /** The page cache for delta codecs; null disables deltas. */
   cache?: PageCache | null;
+  /** Compression level of the zstd codecs (1..19, fast -7..-1). @default 1 */
+  zstdLevel?: number;
   convergence?: Partial<ConvergenceOptions>;
   /** Cap on the sending rate in bytes/s, as QEMU's max-bandwidth; 0 = unlimited. @default 0 */
   maxBandwidthBytesPerSec?: number;
@@ -98,7 +101,7 @@ export async function runSource(opts: SourceOptions): Promise<MigrationReport> {
     await peer.sendControl(FrameType.HELLO, {
       protocolVersion: PROTOCOL_VERSION,
       sessionId: randomUUID(),
-      codecs: ['zero', 'raw', 'lz4', 'xbzrle', 'lz4-delta'],
+      codecs: wireCodecsOf(codec),
       pageSize: guest.pageSize,
       guest: guest.description,
       transport: opts.transportLabel ?? opts.channel.transport,
@@ -109,12 +112,15 @@ export async function runSource(opts: SourceOptions): Promise<MigrationReport> {
     rttMs = clock.now() - helloAt;
     if (!ack.accepted) throw new LivemigError('LIVEMIG_E_HANDSHAKE', `The destination refused the migration: ${ack.reason ?? 'no reason given'}`);
     maxFrameBytes = ack.maxFrameBytes;
+    // An older destination may not decode zstd: say so now rather than at the first page.
+    const missing = (codec === 'zstd' ? ['zstd'] : codec === 'zstd-delta' ? ['zstd', 'zstd-delta'] : []).filter((c) => !ack.codecs.includes(c));
+    if (missing.length > 0) throw new LivemigError('LIVEMIG_E_HANDSHAKE', `The destination does not decode ${missing.join(', ')}, which --codec ${codec} needs; upgrade it or choose another codec`);
     setupMs = clock.now() - t0;
     log.debug(`handshake done in ${setupMs.toFixed(1)} ms, frames up to ${maxFrameBytes} bytes`);
 
     // Batches well below the frame limit keep encoding, sending and decoding overlapped.
     const batchBytes = Math.min(maxFrameBytes, opts.batchBytes ?? 256 * 1024);
-    encoder = (opts.createEncoder ?? ((o: RoundEncoderOptions) => new InlineRoundEncoder(o)))({ guest, codec, cache: opts.cache ?? null, table, batchBytes });
+    encoder = (opts.createEncoder ?? ((o: RoundEncoderOptions) => new InlineRoundEncoder(o)))({ guest, codec, cache: opts.cache ?? null, table, batchBytes, codecOptions: { zstdLevel: opts.zstdLevel } });
     const enc = encoder;
     if (!guest.running) await guest.resume();
 

@@ -26,13 +26,25 @@ export class PageHashTable {
   readonly pageCount: number;
   readonly #hashes: BigUint64Array;
 
-  /** @param pageCount pages of memory; every entry starts as 0 (not the hash of a zero page). */
-  constructor(pageCount: number) {
+  /**
+   * @param pageCount pages of memory; every entry starts as 0 (not the hash of a zero page).
+   * @param options.shared back the hashes with a SharedArrayBuffer, so encoder threads can record
+   *   hashes directly (see `sharedBuffer`). @default false
+   */
+  constructor(pageCount: number, options: { shared?: boolean } = {}) {
     if (!Number.isInteger(pageCount) || pageCount < 0) {
       throw new LivemigError('LIVEMIG_E_INVALID_OPTION', `Expected a page count, got ${pageCount}`);
     }
     this.pageCount = pageCount;
-    this.#hashes = new BigUint64Array(pageCount);
+    this.#hashes = options.shared ? new BigUint64Array(new SharedArrayBuffer(pageCount * 8)) : new BigUint64Array(pageCount);
+  }
+
+  /**
+   * The SharedArrayBuffer holding the hashes (entry i is the u64, host order, at byte 8 i), for
+   * threads that write them directly; null unless built with `shared: true`.
+   */
+  get sharedBuffer(): SharedArrayBuffer | null {
+    return this.#hashes.buffer instanceof SharedArrayBuffer ? this.#hashes.buffer : null;
   }
 
   /** A table filled from `memory` (its length a multiple of pageSize). */

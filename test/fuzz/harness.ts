@@ -55,7 +55,7 @@ interface Seed {
 }
 
 // Decoders that validate before they write, so a rejected payload leaves the page as it was.
-const UNTOUCHED_ON_REJECT = new Set(['zero', 'raw', 'xbzrle', 'lz4-delta']);
+const UNTOUCHED_ON_REJECT = new Set(['zero', 'raw', 'xbzrle', 'lz4-delta', 'zstd-delta']);
 const INTERESTING = [0x00, 0x01, 0x7f, 0x80, 0x81, 0xfe, 0xff, 0x0f, 0xf0, 0x10];
 
 function buildCorpus(codec: PageCodec, rng: Prng): Seed[] {

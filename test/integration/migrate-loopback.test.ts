@@ -4,9 +4,12 @@ import { MiB, LivemigError } from '../../src/core/index.js';
 import { createSyntheticGuest, createDestinationGuest, type Guest } from '../../src/guest/index.js';
 import { createPageCache } from '../../src/cache/index.js';
 import { connectTcp, listenTcp } from '../../src/transport/index.js';
-import { checkFrame } from '../../src/wire/index.js';
+import { checkFrame, FrameFlags } from '../../src/wire/index.js';
 import { FaultyChannel } from '../helpers/faulty-channel.js';
-import { runSource, runDestination, MIGRATION_CODECS, type MigrationReport, type DestinationReport, type DestinationOptions } from '../../src/engine/index.js';
+import {
+  runSource, runDestination, createRoundEncoder, WorkerRoundEncoder, MIGRATION_CODECS,
+  type MigrationReport, type DestinationReport, type DestinationOptions, type RoundEncoder,
+} from '../../src/engine/index.js';
 
 const WORKLOADS = ['idle', 'hotset', 'memstress', 'qemu-test', 'zipf'] as const;
 
@@ -131,6 +134,57 @@ test('after a refused verdict the source guest is running again and still self-c
     await guest.pause();
     const check = await guest.selfCheck();
     assert.equal(check.ok, true, check.detail);
+  } finally {
+    await guest.close();
+    await listener.close();
+  }
+});
+
+for (const workload of WORKLOADS) {
+  for (const codec of ['none', 'xbzrle', 'lz4-delta', 'adaptive'] as const) {
+    test(`a ${workload} guest migrates with codec ${codec} encoded by 2 worker threads: digests match, the self-check passes, the figures add up`, async () => {
+      const { report, dest, guest } = await migrate({ workload, codec, source: { createEncoder: (o) => createRoundEncoder(o, 2) } });
+      try {
+        assertConsistent(report, dest);
+      } finally {
+        await guest.close();
+      }
+    });
+  }
+}
+
+test('an encode worker killed in the stop-and-copy round fails the migration; the source guest runs on', async () => {
+  const listener = await listenTcp({ host: '127.0.0.1', port: 0 }, { messageLength: checkFrame });
+  const guest = await createSyntheticGuest({ memoryBytes: 16 * MiB, workload: 'hotset', seed: 9 });
+  try {
+    let destGuest: Guest | null = null;
+    const destP = listener.accept().then((channel) =>
+      runDestination({ channel, createGuest: async (d) => (destGuest = await createDestinationGuest(d)) }),
+    );
+    const channel = await connectTcp(listener.address, { messageLength: checkFrame });
+    let pool: WorkerRoundEncoder | null = null;
+    const createEncoder = (o: Parameters<typeof createRoundEncoder>[0]): RoundEncoder => {
+      const w = (pool = new WorkerRoundEncoder(o, { threads: 2 }));
+      return {
+        get counters() { return w.counters; },
+        get usesCache() { return w.usesCache; },
+        close: () => w.close(),
+        encodeRound: async (round, pages, header, emit, progress) => {
+          // The guest is paused here: a crash now must still leave it running on the source.
+          if (header.flags & FrameFlags.STOP_COPY) await w.terminateWorkerForTest(0);
+          return w.encodeRound(round, pages, header, emit, progress);
+        },
+      };
+    };
+    const src = runSource({ guest, channel, codec: 'lz4-delta', cache: createPageCache('2way', { capacityBytes: 4 * MiB }), createEncoder });
+    const [d, s] = await Promise.allSettled([destP, src]);
+    assert.equal(s.status, 'rejected');
+    assert.equal((s as PromiseRejectedResult).reason.code, 'LIVEMIG_E_ENCODER_WORKER');
+    assert.equal(d.status, 'rejected');
+    assert.ok(pool, 'the worker encoder was used');
+    assert.equal(guest.running, true, 'the source guest runs again');
+    assert.equal(destGuest!.running, false, 'the partial destination guest never ran');
+    assert.equal((await guest.selfCheck()).ok, true);
   } finally {
     await guest.close();
     await listener.close();

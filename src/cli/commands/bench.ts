@@ -10,6 +10,7 @@ Suites:
   transport   TCP channel throughput against a raw socket pipe
   migrate     whole migrations: workloads × codecs × guest sizes, capped and uncapped
   qemu-stream QEMU stream parse and rewrite against a plain copy
+  parallel    encoding in worker threads against inline, and whole migrations with 1 and 2 threads
   paths       tcp, mptcp and multipath over shaped testbed paths: aggregate, subflows, failover, congestion, migrations
   soak        back-and-forth migrations of one guest: RSS and open fds at start and end`;
 
@@ -23,6 +24,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   wire: async () => (await import('../../../bench/wire.js')).main,
   transport: async () => (await import('../../../bench/transport.js')).main,
   migrate: async () => (await import('../../../bench/migrate.js')).main,
+  parallel: async () => (await import('../../../bench/parallel.js')).main,
   paths: async () => (await import('../../../bench/paths.js')).main,
   soak: async () => (await import('../../../bench/soak.js')).main,
   'qemu-stream': async () => (await import('../../../bench/qemu-stream.js')).main,

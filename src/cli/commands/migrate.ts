@@ -28,6 +28,7 @@ Pre-copy:
   --max-time-s N           pre-copy seconds before --on-limit applies (default 600)
   --on-limit force|abort   complete with a longer downtime, or give up (default force)
   --no-auto-converge       never throttle the workload
+  --compress-threads N     page-encoding worker threads; 1 = inline on the main thread (default 1)
   --verify pages|full      pages: compare digests of per-page hashes taken as pages are
                            sent and applied; full: also rehash all memory on both sides
                            during the downtime (default pages)
