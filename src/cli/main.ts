@@ -17,6 +17,7 @@ Usage:
   livemig bench SUITE                    benchmarks (codecs, lz4, cache, wire, transport, migrate)
   livemig testbed up|down|status|congest|path|exec   network namespaces as hosts (root)
   livemig qemu analyze|replay STREAM     QEMU migration streams: byte accounting, pipeline replay
+  livemig qemu migrate|send|receive|demo live QEMU migration through livemig (proxy agents)
   livemig experiment NAME|all [--quick]  reproduce the paper's experiments (results/, charts)
 
 'livemig COMMAND --help' lists a command's options.`;

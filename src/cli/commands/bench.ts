@@ -9,6 +9,7 @@ Suites:
   wire        building and parsing page batches
   transport   TCP channel throughput against a raw socket pipe
   migrate     whole migrations: workloads × codecs × guest sizes, capped and uncapped
+  qemu        QEMU direct, with XBZRLE, with MPTCP, against livemig through its proxy
   qemu-stream QEMU stream parse and rewrite against a plain copy
   parallel    encoding in worker threads against inline, and whole migrations with 1 and 2 threads
   paths       tcp, mptcp and multipath over shaped testbed paths: aggregate, subflows, failover, congestion, migrations
@@ -27,6 +28,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   parallel: async () => (await import('../../../bench/parallel.js')).main,
   paths: async () => (await import('../../../bench/paths.js')).main,
   soak: async () => (await import('../../../bench/soak.js')).main,
+  qemu: async () => (await import('../../../bench/qemu.js')).main,
   'qemu-stream': async () => (await import('../../../bench/qemu-stream.js')).main,
 };
 

@@ -18,8 +18,9 @@ import {
   type StreamPipelineOptions,
 } from '../../qemu/stream/index.js';
 import { choiceOpt, intOpt, parseFlags } from '../args.js';
+import { QEMU_PROXY_HELP, qemuProxyCommand } from './qemu-proxy.js';
 
-export const QEMU_HELP = `livemig qemu <analyze|replay> STREAM [options]
+export const QEMU_HELP = `livemig qemu <analyze|replay|migrate|send|receive|demo> [options]
 
   analyze STREAM [--json]             account for every byte of a captured QEMU migration stream by
                                       section and record type, and what each livemig codec would send
@@ -27,7 +28,9 @@ export const QEMU_HELP = `livemig qemu <analyze|replay> STREAM [options]
   replay STREAM --out FILE [--codec C] [--transport memory|tcp] [--cache-mib N] [--json]
                                       send the stream through parser → codec + cache → wire frames over
                                       a channel → decode → writer; exit 0 only if FILE is byte-identical
-STREAM may be gzip-compressed (.gz).`;
+STREAM may be gzip-compressed (.gz).
+
+${QEMU_PROXY_HELP}`;
 
 /** Reads a stream file chunk by chunk (gunzipping .gz), calling `fn` per chunk. */
 export async function readStreamFile(path: string, fn: (chunk: Uint8Array) => void | Promise<void>): Promise<void> {
@@ -56,7 +59,8 @@ export async function qemuCommand(argv: string[]): Promise<number> {
   }
   if (sub === 'analyze') return analyzeCommand(rest);
   if (sub === 'replay') return replayCommand(rest);
-  throw new LivemigError('LIVEMIG_E_INVALID_OPTION', `Unknown qemu subcommand '${sub}'; expected analyze or replay`, { phase: 'cli' });
+  if (sub === 'migrate' || sub === 'send' || sub === 'receive' || sub === 'demo') return qemuProxyCommand(sub, rest, QEMU_HELP);
+  throw new LivemigError('LIVEMIG_E_INVALID_OPTION', `Unknown qemu subcommand '${sub}'; expected analyze, replay, migrate, send, receive or demo`, { phase: 'cli' });
 }
 
 function streamArg(positionals: string[], what: string): string {

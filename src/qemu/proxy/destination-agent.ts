@@ -1,0 +1,164 @@
+/**
+ * The destination agent: receives the source agent's frames, rebuilds the byte-identical QEMU
+ * stream and writes it to the destination QEMU's incoming migration socket.
+ *
+ *   Channel ─frames─> StreamDestinationDecoder ─events─> QemuStreamWriter ─> socket ─> QEMU (-incoming)
+ *
+ * Backpressure runs the other way by itself: while QEMU's socket is full the agent stops reading the
+ * channel, the channel's receive window fills, and the source agent's sends wait.
+ *
+ * If the destination QEMU goes away (its socket fails), the agent sends an ABORT to the source agent,
+ * which closes the source QEMU's socket: the source QEMU's migration fails and its guest runs on.
+ */
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
+import { LivemigError, isLivemigError } from '../../core/errors.js';
+import type { Channel } from '../../transport/index.js';
+import { FrameType, decodeControl, decodeFrame, encodeAbortFor } from '../../wire/index.js';
+import { StreamDestinationDecoder, type StreamPipelineOptions } from '../stream/pipeline.js';
+import { QemuStreamWriter } from '../stream/writer.js';
+import { connectQemuSocket, formatQemuAddress, type QemuSocketAddress } from './qemu-address.js';
+
+/** What the destination agent did. */
+export interface QemuDestinationAgentResult {
+  /** Stream bytes written to the destination QEMU. */
+  streamBytes: number;
+  /** Frames received. */
+  frames: number;
+  /** Frame bytes received. */
+  frameBytes: number;
+}
+
+/** One migration's destination side. */
+export class QemuDestinationAgent {
+  /** Resolves once the whole stream is in the destination QEMU's socket; rejects with a LivemigError otherwise. */
+  readonly done: Promise<QemuDestinationAgentResult>;
+  readonly #channel: Channel;
+  readonly #socket: Socket;
+  readonly #decoder: StreamDestinationDecoder;
+  readonly #writer: QemuStreamWriter;
+  readonly #pending: Uint8Array[] = [];
+  readonly #uri: string;
+  #socketError: Error | undefined;
+  #ending = false;
+  #aborting: Promise<void> | undefined;
+  #streamBytes = 0;
+  #frames = 0;
+  #frameBytes = 0;
+
+  private constructor(channel: Channel, socket: Socket, uri: string, pipeline: StreamPipelineOptions) {
+    this.#channel = channel;
+    this.#socket = socket;
+    this.#uri = uri;
+    this.#writer = new QemuStreamWriter((bytes) => this.#pending.push(bytes));
+    this.#decoder = new StreamDestinationDecoder(pipeline, (event) => this.#writer.write(event));
+    socket.on('error', (err) => this.#qemuSocketFailed(err));
+    // QEMU closes the connection when it fails, but also right after loading the last byte (which
+    // can come just before the channel's end): give the channel a moment to end before calling it a failure.
+    socket.on('close', () => {
+      if (this.#ending) return;
+      setTimeout(() => {
+        if (!this.#ending) this.#qemuSocketFailed(new Error('the destination QEMU closed the connection'));
+      }, 500).unref();
+    });
+    this.done = this.#run();
+    this.done.catch(() => undefined);
+  }
+
+  /**
+   * Connects to the destination QEMU's incoming socket (`migrate-incoming` must have been issued)
+   * and starts relaying `channel`'s frames into it.
+   * @param pipeline must equal the source agent's
+   */
+  static async start(channel: Channel, qemu: QemuSocketAddress, pipeline: StreamPipelineOptions): Promise<QemuDestinationAgent> {
+    const socket = await connectQemuSocket(qemu);
+    return new QemuDestinationAgent(channel, socket, formatQemuAddress(qemu), pipeline);
+  }
+
+  /** Live figures. */
+  result(): QemuDestinationAgentResult {
+    return { streamBytes: this.#streamBytes, frames: this.#frames, frameBytes: this.#frameBytes };
+  }
+
+  async #run(): Promise<QemuDestinationAgentResult> {
+    try {
+      for await (const message of this.#channel) {
+        this.#frames++;
+        this.#frameBytes += message.length;
+        const frame = decodeFrame(message);
+        if (frame.type === FrameType.ABORT) {
+          const c = decodeControl(frame);
+          const body = c.type === FrameType.ABORT ? c.body : { code: 'LIVEMIG_E_ABORTED' as const, message: '' };
+          throw new LivemigError(body.code, `source agent aborted: ${body.message}`, { phase: 'precopy' });
+        }
+        this.#decoder.frame(frame);
+        await this.#write();
+      }
+      this.#ending = true;
+      this.#socket.end();
+      await this.#finished();
+      // Closing our side tells the source agent that the destination QEMU has every byte.
+      await this.#channel.close();
+      return this.result();
+    } catch (err) {
+      const e = this.#socketError ? this.#qemuGone(this.#socketError) : asLivemigError(err);
+      await this.#abort(e);
+      throw e;
+    }
+  }
+
+  #qemuSocketFailed(err: Error): void {
+    if (this.#socketError) return;
+    this.#socketError = err;
+    // Act now, even if no frame is arriving: the source QEMU must learn of it at once.
+    void this.#abort(this.#qemuGone(err));
+  }
+
+  /** Sends one ABORT to the source agent (so it closes the source QEMU's socket), then tears down. */
+  #abort(e: LivemigError): Promise<void> {
+    this.#aborting ??= (async () => {
+      this.#ending = true;
+      this.#socket.destroy();
+      await Promise.race([
+        this.#channel.send(encodeAbortFor(e)).then(() => this.#channel.close()),
+        new Promise((r) => setTimeout(r, 2000).unref()),
+      ]).catch(() => undefined);
+      this.#channel.destroy(e);
+    })();
+    return this.#aborting;
+  }
+
+  /** Writes what the writer produced for one frame as one socket write; waits while QEMU's socket is full. */
+  async #write(): Promise<void> {
+    if (this.#socketError) throw this.#qemuGone(this.#socketError);
+    if (this.#pending.length === 0) return;
+    const bytes = this.#pending.length === 1 ? this.#pending[0] : Buffer.concat(this.#pending);
+    this.#pending.length = 0;
+    this.#streamBytes += bytes.length;
+    if (!this.#socket.write(bytes)) {
+      await Promise.race([once(this.#socket, 'drain'), once(this.#socket, 'close')]);
+      if (this.#socketError || this.#socket.destroyed) throw this.#qemuGone(this.#socketError ?? new Error('socket closed'));
+    }
+  }
+
+  async #finished(): Promise<void> {
+    if (!this.#socket.writableFinished && !this.#socket.destroyed) {
+      await Promise.race([once(this.#socket, 'finish'), once(this.#socket, 'close')]);
+    }
+    if (this.#socketError) throw this.#qemuGone(this.#socketError);
+  }
+
+  #qemuGone(err: Error): LivemigError {
+    return new LivemigError(
+      'LIVEMIG_E_QEMU_EXITED',
+      `the destination QEMU's incoming migration socket ${this.#uri} failed (${err.message}) after ${this.#streamBytes} stream bytes: ` +
+        'the destination QEMU exited or refused the stream; the source QEMU keeps running the guest',
+      { phase: 'precopy', cause: err },
+    );
+  }
+}
+
+function asLivemigError(err: unknown): LivemigError {
+  if (isLivemigError(err)) return err;
+  return new LivemigError('LIVEMIG_E_INTERNAL', `destination agent: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}

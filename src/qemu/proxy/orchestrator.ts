@@ -1,0 +1,257 @@
+/**
+ * Drives a QEMU migration through livemig's two agents over QMP.
+ *
+ *   receiver (destination host)                       sender (source host)
+ *   migrate-incoming tcp:127.0.0.1:0  (dst QEMU)
+ *   listen for the livemig channel     <── channel ──  connect
+ *   QemuDestinationAgent ─> dst QEMU                   QemuSourceAgent listens for the src QEMU
+ *                                                      max-bandwidth, downtime-limit; migrate tcp:127.0.0.1:P
+ *                                                      follow query-migrate until completed
+ *   query-status == running                            wait for the destination's "all written"
+ *
+ * `migrateQemuViaLivemig` runs both on one host (the channel over loopback or the given paths).
+ */
+import { LivemigError, isLivemigError } from '../../core/errors.js';
+import { getCodec } from '../../codec/index.js';
+import type { Endpoint, Listener } from '../../transport/index.js';
+import type { MigrationCapability, MigrationInfo, MigrationParameters, QemuMonitor } from '../qmp/commands.js';
+import type { StreamPipelineOptions } from '../stream/pipeline.js';
+import { QemuDestinationAgent, type QemuDestinationAgentResult } from './destination-agent.js';
+import { connectProxyChannel, listenProxyChannel, type ProxyTransportSpec } from './proxy-channel.js';
+import { parseQemuAddress, type QemuSocketAddress } from './qemu-address.js';
+import { qemuFigures, type LivemigFigures, type QemuProxyReport } from './report.js';
+import { QemuSourceAgent } from './source-agent.js';
+
+/** Settings both agents must agree on. */
+export interface QemuProxyPipeline {
+  /** Page codec name, @default 'lz4-delta' */
+  codec?: string;
+  /** livemig page cache, bytes, @default 67108864 */
+  cacheBytes?: number;
+}
+
+/** Options of the receiving (destination) side. */
+export interface QemuReceiverOptions extends QemuProxyPipeline {
+  /** Where the livemig channel listens (port 0 picks one). */
+  listen: Endpoint;
+  transport?: ProxyTransportSpec;
+  /** Capabilities to set on the destination QEMU (must match the source's, e.g. xbzrle). */
+  capabilities?: Partial<Record<MigrationCapability, boolean>>;
+  /** The destination QEMU's incoming socket, @default 'tcp:127.0.0.1:0' */
+  incomingUri?: string;
+  /** How long the destination may take to run after the stream ends, @default 60000 ms */
+  runTimeoutMs?: number;
+}
+
+/** What the receiving side saw. */
+export interface QemuReceiverResult {
+  agent: QemuDestinationAgentResult;
+  /** The destination's `query-status` after the stream. */
+  status: string;
+  /** Host time (µs) of the destination's RESUME event, or null. */
+  resumeUs: number | null;
+}
+
+/** A receiver waiting for the sender. */
+export interface QemuReceiver {
+  /** The address the livemig channel listens on. */
+  readonly address: Endpoint;
+  /** Resolves when the destination QEMU runs the migrated guest. */
+  readonly done: Promise<QemuReceiverResult>;
+  /** Stops listening and tears everything down. */
+  close(): Promise<void>;
+}
+
+/** Options of the sending (source) side. */
+export interface QemuSenderOptions extends QemuProxyPipeline {
+  /** The receiver's channel address. */
+  to: Endpoint;
+  transport?: ProxyTransportSpec;
+  capabilities?: Partial<Record<MigrationCapability, boolean>>;
+  /** Extra `migrate-set-parameters` for the source QEMU. */
+  parameters?: MigrationParameters;
+  /** QEMU's downtime-limit, ms, @default 300 */
+  downtimeLimitMs?: number;
+  /**
+   * QEMU's max-bandwidth in bytes/s. Set very high by default so that livemig's backpressure,
+   * not QEMU's own limit, sets the rate. @default 100000000000
+   */
+  maxBandwidthBytesPerSec?: number;
+  /** Where the source agent listens for QEMU, @default 'tcp:127.0.0.1:0' (or unix:PATH) */
+  agentUri?: string;
+  /** Record the raw source stream here. */
+  capturePath?: string;
+  /** Frame bytes the source agent holds before pausing QEMU's socket, @default 1048576 */
+  maxBufferedBytes?: number;
+  /** Give up after this long, @default 300000 ms */
+  timeoutMs?: number;
+  /** Called with every query-migrate poll. */
+  onProgress?: (info: MigrationInfo) => void | Promise<void>;
+}
+
+/** What the sending side saw. */
+export interface QemuSenderResult {
+  info: MigrationInfo;
+  livemig: LivemigFigures;
+  /** Host time (µs) of the source's STOP event, or null. */
+  stopUs: number | null;
+}
+
+function pipelineOf(o: QemuProxyPipeline): StreamPipelineOptions {
+  return { codec: getCodec(o.codec ?? 'lz4-delta'), cacheBytes: o.cacheBytes, pageSize: 4096 };
+}
+
+async function pollStatus(m: QemuMonitor, want: string, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await m.queryStatus();
+    if (s.status === want || Date.now() > deadline) return s.status;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Prepares the destination QEMU (`-incoming defer`): capabilities, `migrate-incoming`, and the
+ * livemig listener. The returned receiver relays the first channel that connects.
+ */
+export async function startQemuReceiver(destination: QemuMonitor, opts: QemuReceiverOptions): Promise<QemuReceiver> {
+  if (opts.capabilities) await destination.migrateSetCapabilities(opts.capabilities);
+  await destination.migrateIncoming(opts.incomingUri ?? 'tcp:127.0.0.1:0');
+  const incoming = await incomingAddress(destination, opts.incomingUri ?? 'tcp:127.0.0.1:0');
+  const listener: Listener = await listenProxyChannel(opts.transport ?? {}, opts.listen);
+  let agent: QemuDestinationAgent | undefined;
+  const done = (async (): Promise<QemuReceiverResult> => {
+    const channel = await listener.accept();
+    await listener.close();
+    agent = await QemuDestinationAgent.start(channel, incoming, pipelineOf(opts));
+    const result = await agent.done;
+    const status = await pollStatus(destination, 'running', opts.runTimeoutMs ?? 60_000);
+    if (status !== 'running') {
+      throw new LivemigError('LIVEMIG_E_QEMU_MIGRATION_FAILED', `the destination QEMU received the whole stream but is '${status}', not running`, { phase: 'resume' });
+    }
+    const resume = destination.client.events.find((e) => e.event === 'RESUME');
+    return { agent: result, status, resumeUs: resume?.timestampUs ?? null };
+  })();
+  done.catch(() => undefined);
+  return {
+    address: listener.address,
+    done,
+    close: async () => {
+      await listener.close().catch(() => undefined);
+    },
+  };
+}
+
+/** The address a destination QEMU actually listens on (port 0 resolved through query-migrate). */
+async function incomingAddress(destination: QemuMonitor, uri: string): Promise<QemuSocketAddress> {
+  const a = parseQemuAddress(uri);
+  if (a.kind === 'unix' || a.port !== 0) return a;
+  const sa = (await destination.queryMigrate())['socket-address']?.find((x) => x.type === 'inet');
+  if (!sa?.port) throw new LivemigError('LIVEMIG_E_QMP_PROTOCOL', 'the destination QEMU does not report its incoming port (query-migrate socket-address)', { phase: 'qmp' });
+  return { kind: 'tcp', host: sa.host ?? a.host, port: Number(sa.port) };
+}
+
+/**
+ * Migrates the source QEMU through livemig to a receiver: source agent, QEMU parameters, `migrate`,
+ * then follows query-migrate. On any failure the source QEMU's migration fails and its guest keeps
+ * running; the error says why (e.g. LIVEMIG_E_QEMU_EXITED when the destination QEMU died).
+ */
+export async function runQemuSender(source: QemuMonitor, opts: QemuSenderOptions): Promise<QemuSenderResult> {
+  const spec = opts.transport ?? {};
+  const channel = await connectProxyChannel(spec, opts.to);
+  let agent: QemuSourceAgent;
+  try {
+    agent = await QemuSourceAgent.listen(parseQemuAddress(opts.agentUri ?? 'tcp:127.0.0.1:0'), channel, {
+      pipeline: pipelineOf(opts), capturePath: opts.capturePath, maxBufferedBytes: opts.maxBufferedBytes,
+    });
+  } catch (err) {
+    channel.destroy();
+    throw err;
+  }
+  let info: MigrationInfo;
+  try {
+    if (opts.capabilities) await source.migrateSetCapabilities(opts.capabilities);
+    await source.migrateSetParameters({
+      'max-bandwidth': opts.maxBandwidthBytesPerSec ?? 100_000_000_000,
+      'downtime-limit': opts.downtimeLimitMs ?? 300,
+      ...opts.parameters,
+    });
+    await source.migrate(agent.qemuUri);
+    info = await source.waitForMigration({ timeoutMs: opts.timeoutMs ?? 300_000, onProgress: opts.onProgress });
+  } catch (err) {
+    // Prefer the agents' account (it names the side that failed) over QEMU's "socket error".
+    const agentErr = await Promise.race([agent.done.then(() => undefined, (e: unknown) => e), new Promise((r) => setTimeout(r, 3000))]);
+    if (isLivemigError(err) && err.code === 'LIVEMIG_E_QMP_TIMEOUT') await source.migrateCancel().catch(() => undefined);
+    agent.abort(isLivemigError(err) ? err : new LivemigError('LIVEMIG_E_INTERNAL', String(err)));
+    const status = await source.queryStatus().then((s) => s.status, () => 'unknown');
+    const qemuSays = isLivemigError(err) ? err.message : String(err);
+    if (isLivemigError(agentErr)) {
+      throw new LivemigError(agentErr.code, `${agentErr.message} (source QEMU: ${qemuSays}; its guest is ${status})`, { phase: agentErr.phase, cause: agentErr });
+    }
+    if (isLivemigError(err)) throw new LivemigError(err.code, `${err.message} (source QEMU's guest is ${status})`, { phase: err.phase, cause: err });
+    throw err;
+  }
+  const result = await agent.done;
+  const stats = channel.stats();
+  const stop = source.client.events.find((e) => e.event === 'STOP');
+  return {
+    info,
+    stopUs: stop?.timestampUs ?? null,
+    livemig: {
+      codec: opts.codec ?? 'lz4-delta',
+      transport: spec.transport ?? 'tcp',
+      streamBytes: result.streamBytes,
+      wireBytes: stats.bytesSent,
+      wireRatio: stats.bytesSent / Math.max(1, result.streamBytes),
+      encoder: result.encoder,
+      passthroughReason: result.passthroughReason,
+      pauses: result.pauses,
+      pausedMs: result.pausedMs,
+      peakBufferedBytes: result.peakBufferedBytes,
+      paths: stats.paths,
+      capturePath: result.capturePath,
+      destinationStreamBytes: null,
+    },
+  };
+}
+
+/** Options of migrateQemuViaLivemig (one host: both agents in this process). */
+export interface QemuProxyMigrateOptions extends Omit<QemuSenderOptions, 'to'> {
+  /** Where the channel listens, @default { host: '127.0.0.1', port: 0 } */
+  listen?: Endpoint;
+  incomingUri?: string;
+}
+
+/** Migrates `source` to `destination` (started with `-incoming defer`) through livemig on this host. */
+export async function migrateQemuViaLivemig(source: QemuMonitor, destination: QemuMonitor, opts: QemuProxyMigrateOptions = {}): Promise<QemuProxyReport> {
+  const receiver = await startQemuReceiver(destination, {
+    listen: opts.listen ?? { host: '127.0.0.1', port: 0 }, transport: opts.transport, capabilities: opts.capabilities,
+    codec: opts.codec, cacheBytes: opts.cacheBytes, incomingUri: opts.incomingUri,
+  });
+  try {
+    let sent: QemuSenderResult;
+    try {
+      sent = await runQemuSender(source, { ...opts, to: { host: receiver.address.host === '0.0.0.0' ? '127.0.0.1' : receiver.address.host, port: receiver.address.port } });
+    } catch (err) {
+      // The receiver's reason is the more precise one when the destination side failed.
+      const recvErr = await Promise.race([receiver.done.then(() => undefined, (e: unknown) => e), new Promise((r) => setTimeout(r, 1000))]);
+      if (isLivemigError(err) && isLivemigError(recvErr) && !err.message.includes(recvErr.message)) {
+        // A dead destination QEMU is the cause; the broken channel or QEMU's socket error only follow from it.
+        const first = recvErr.code === 'LIVEMIG_E_QEMU_EXITED' ? recvErr : err;
+        const second = first === err ? recvErr : err;
+        throw new LivemigError(first.code, `${first.message}; ${first === err ? 'destination side' : 'source side'}: ${second.message}`, { phase: first.phase, cause: err });
+      }
+      throw err;
+    }
+    const received = await receiver.done;
+    return {
+      status: 'completed',
+      qemu: qemuFigures(sent.info),
+      livemig: { ...sent.livemig, destinationStreamBytes: received.agent.streamBytes },
+      observedDowntimeMs: sent.stopUs !== null && received.resumeUs !== null ? (received.resumeUs - sent.stopUs) / 1000 : null,
+      destination: { status: received.status },
+    };
+  } finally {
+    await receiver.close();
+  }
+}

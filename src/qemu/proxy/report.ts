@@ -1,0 +1,77 @@
+/**
+ * The report of a QEMU migration through livemig: QEMU's own figures (query-migrate, QEMU's names
+ * kept) beside livemig's (stream and wire bytes, codec, buffering, paths).
+ */
+import type { PathStats } from '../../transport/index.js';
+import type { MigrationInfo } from '../qmp/commands.js';
+import type { SourceEncoderStats } from '../stream/pipeline.js';
+
+/** QEMU's side, from the source's final `query-migrate`. Times in ms, sizes in bytes. */
+export interface QemuFigures {
+  status: string;
+  'total-time': number | null;
+  downtime: number | null;
+  'setup-time': number | null;
+  /** Bytes QEMU wrote into its migration socket. */
+  transferred: number | null;
+  'dirty-sync-count': number | null;
+  normal: number | null;
+  duplicate: number | null;
+  /** Megabits per second, as QEMU computes it. */
+  mbps: number | null;
+  'xbzrle-cache': MigrationInfo['xbzrle-cache'] | null;
+}
+
+/** livemig's side of the migration. */
+export interface LivemigFigures {
+  codec: string;
+  transport: string;
+  /** QEMU stream bytes the source agent read. */
+  streamBytes: number;
+  /** Bytes the channel sent (frames; all paths). */
+  wireBytes: number;
+  /** wireBytes / streamBytes. */
+  wireRatio: number;
+  encoder: SourceEncoderStats;
+  passthroughReason: string | null;
+  /** Times the source agent paused reading QEMU's socket, and for how long in all (backpressure). */
+  pauses: number;
+  pausedMs: number;
+  peakBufferedBytes: number;
+  /** Per path/subflow figures of the channel. */
+  paths: PathStats[];
+  capturePath: string | null;
+  /** Stream bytes the destination agent wrote into the destination QEMU (equals streamBytes). */
+  destinationStreamBytes: number | null;
+}
+
+/** The whole report (`livemig qemu migrate --json`). */
+export interface QemuProxyReport {
+  status: 'completed';
+  qemu: QemuFigures;
+  livemig: LivemigFigures;
+  /**
+   * From the source's STOP event to the destination's RESUME event (both QMP host timestamps): the
+   * guest's real pause, which also covers the destination's loading. null when either is unknown
+   * (e.g. the two sides ran on different hosts).
+   */
+  observedDowntimeMs: number | null;
+  destination: { status: string | null };
+}
+
+/** QEMU's figures from a `query-migrate` result. */
+export function qemuFigures(info: MigrationInfo): QemuFigures {
+  const ram = info.ram;
+  return {
+    status: info.status ?? 'unknown',
+    'total-time': info['total-time'] ?? null,
+    downtime: info.downtime ?? null,
+    'setup-time': info['setup-time'] ?? null,
+    transferred: ram?.transferred ?? null,
+    'dirty-sync-count': ram?.['dirty-sync-count'] ?? null,
+    normal: ram?.normal ?? null,
+    duplicate: ram?.duplicate ?? null,
+    mbps: ram?.mbps ?? null,
+    'xbzrle-cache': info['xbzrle-cache'] ?? null,
+  };
+}
