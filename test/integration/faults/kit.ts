@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Channel, ChannelStats, SendOptions } from '../../../src/transport/index.js';
+import type { SendOptions } from '../../../src/transport/index.js';
+import { DelegatingChannel } from '../../helpers/faulty-channel.js';
 
 export const CLI = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
 
@@ -117,22 +118,13 @@ export async function until(pred: () => boolean, what: string, timeoutMs = 60_00
  * A Channel wrapper that can go silent: after `stall()` its sends never complete (a peer that stops
  * writing) and its reads never return (a peer that stops reading), until `release(err)` fails them.
  */
-export class StallingChannel implements Channel {
-  readonly #inner: Channel;
+export class StallingChannel extends DelegatingChannel {
   #stalled = false;
   #release: Array<(err: Error) => void> = [];
   /** Called with each outgoing message before it is sent (fault hooks). */
   onSend: ((message: Uint8Array) => void) | null = null;
   /** Called with each incoming message; return true to stall from that message on. */
   stallOnReceive: ((message: Uint8Array) => boolean) | null = null;
-
-  constructor(inner: Channel) {
-    this.#inner = inner;
-  }
-
-  get transport(): Channel['transport'] {
-    return this.#inner.transport;
-  }
 
   stall(): void {
     this.#stalled = true;
@@ -147,25 +139,13 @@ export class StallingChannel implements Channel {
     return new Promise<T>((_, reject) => this.#release.push(reject));
   }
 
-  send(message: Uint8Array, options?: SendOptions): Promise<void> {
+  override send(message: Uint8Array, options?: SendOptions): Promise<void> {
     this.onSend?.(message);
-    return this.#stalled ? this.#hang() : this.#inner.send(message, options);
+    return this.#stalled ? this.#hang() : super.send(message, options);
   }
 
-  close(): Promise<void> {
-    return this.#inner.close();
-  }
-
-  destroy(err?: Error): void {
-    this.#inner.destroy(err);
-  }
-
-  stats(): ChannelStats {
-    return this.#inner.stats();
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    const it = this.#inner[Symbol.asyncIterator]();
+  override [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    const it = this.inner[Symbol.asyncIterator]();
     return {
       next: async () => {
         if (this.#stalled) return this.#hang();
