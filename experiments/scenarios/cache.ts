@@ -29,8 +29,9 @@ export function cacheScenario(o: CacheScenarioOptions = {}): Scenario {
       `${GIGABIT_CAP}/s, cache sizes from a small fraction of the guest to half of it, each with the \`2way\` (LRU per ` +
       'set) and `direct` policies. Hit rate = cache hits / lookups of re-sent pages.',
     discussion:
-      'A direct-mapped cache evicts whenever two hot pages share a slot; a 2-way set keeps both and evicts the least ' +
-      'recently used of the pair, so it can only do as well or better on hits for the same capacity, and the gap is ' +
+      'A direct-mapped cache evicts whenever two hot pages share a slot; a 2-way set keeps both and evicts the one ' +
+      'not used since the last sync, so in principle it keeps more of a hot set; QEMU\'s age rule instead protects ' +
+      'recently written pages, and which wins depends on the access pattern. Differences are ' +
       'largest when the hot set is about the cache\'s size. Once the cache holds the whole dirty set both reach the ' +
       'same rate. Fewer hits mean more pages sent in full (LZ4 of the page instead of a delta), so wire bytes follow ' +
       'the hit rate.',
