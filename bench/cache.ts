@@ -30,6 +30,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { createPageCache, type PageCache, type PageCacheStats } from '../src/cache/index.js';
 import { Prng } from '../test/helpers/prng.js';
+import { median } from './common.js';
 
 /** One measured configuration. */
 export interface Row {
@@ -180,10 +181,6 @@ function runTrace(cache: BenchCache, trace: Int32Array, sources: Uint8Array[]): 
   return sink;
 }
 
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 interface Job {
   kind: 'livemig-cache-bench';

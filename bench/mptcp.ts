@@ -13,6 +13,7 @@ import { KiB, MiB } from '../src/core/index.js';
 import {
   connectMptcp, connectTcp, listenMptcp, listenTcp, type Channel, type Listener, type MessageLength,
 } from '../src/transport/index.js';
+import { median, parseThroughputArgs } from './common.js';
 
 /** The benchmark's message format: a big-endian u32 payload length, then the payload. */
 const lengthPrefixed: MessageLength = (b) =>
@@ -27,12 +28,6 @@ interface Row {
   vsTcp: number;
   /** Subflows the mptcp connection had (1 on loopback); null for tcp. */
   subflows: number | null;
-}
-
-interface MptcpBenchOptions {
-  json: boolean;
-  totalBytes: number;
-  reps: number;
 }
 
 function message(totalBytes: number): Buffer {
@@ -67,29 +62,11 @@ async function run(kind: Kind, messageBytes: number, totalBytes: number): Promis
   return { mbPerSec: totalBytes / MiB / ((end - start) / 1000), subflows };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)];
-}
 
-function parseArgs(argv: string[]): MptcpBenchOptions {
-  const opts: MptcpBenchOptions = { json: false, totalBytes: 512 * MiB, reps: 3 };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--json') opts.json = true;
-    else if (arg === '--mib' || arg === '--reps') {
-      const n = Number(argv[++i]);
-      if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`Expected ${arg} to be a positive integer, got '${argv[i]}'`);
-      if (arg === '--mib') opts.totalBytes = n * MiB;
-      else opts.reps = n;
-    } else throw new Error(`Unknown argument '${arg}'; expected --json, --mib N or --reps N`);
-  }
-  return opts;
-}
 
 /** Runs the benchmark and prints a table (or JSON); returns the rows. */
 export async function main(argv: string[] = []): Promise<Row[]> {
-  const opts = parseArgs(argv);
+  const opts = parseThroughputArgs(argv);
   const rows: Row[] = [];
   for (const messageBytes of [64 * KiB, 256 * KiB]) {
     const total = Math.floor(opts.totalBytes / messageBytes) * messageBytes;

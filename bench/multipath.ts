@@ -13,6 +13,7 @@ import { KiB, MiB } from '../src/core/index.js';
 import {
   connectMultipath, connectTcp, listenMultipath, listenTcp, type Channel, type MessageLength, type MultipathOrdering, type SchedulerName,
 } from '../src/transport/index.js';
+import { median } from './common.js';
 
 const lengthPrefixed: MessageLength = (b) =>
   b.length < 4 ? null : 4 + (((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0);
@@ -61,7 +62,6 @@ async function multipathRun(subflows: number, messageBytes: number, totalBytes: 
   }
 }
 
-const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { json: false, totalBytes: 256 * MiB, reps: 3, scheduler: 'least-queued', ordering: 'barrier' };

@@ -15,6 +15,7 @@
 import { pathToFileURL } from 'node:url';
 import { QemuStreamParser, QemuStreamWriter } from '../src/qemu/stream/index.js';
 import { QEMU_FIXTURES, loadQemuFixture } from '../test/helpers/qemu-fixtures.js';
+import { median } from './common.js';
 
 /** One measured row. */
 export interface QemuStreamRow {
@@ -28,10 +29,6 @@ export interface QemuStreamRow {
 
 const CHUNK = 64 * 1024;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 function chunks(bytes: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];

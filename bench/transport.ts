@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { KiB, MiB } from '../src/core/index.js';
 import { connectTcp, listenTcp, type MessageLength } from '../src/transport/index.js';
+import { median, parseThroughputArgs } from './common.js';
 
 /** The benchmark's message format: a big-endian u32 payload length, then the payload. */
 const lengthPrefixed: MessageLength = (b) =>
@@ -21,12 +22,6 @@ interface Row {
   messageBytes: number;
   mbPerSec: number;
   vsRaw: number;
-}
-
-interface TransportBenchOptions {
-  json: boolean;
-  totalBytes: number;
-  reps: number;
 }
 
 function message(totalBytes: number): Buffer {
@@ -90,29 +85,11 @@ async function channel(messageBytes: number, totalBytes: number): Promise<number
   return totalBytes / MiB / ((end - start) / 1000);
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)];
-}
 
-function parseArgs(argv: string[]): TransportBenchOptions {
-  const opts: TransportBenchOptions = { json: false, totalBytes: 512 * MiB, reps: 3 };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--json') opts.json = true;
-    else if (arg === '--mib' || arg === '--reps') {
-      const n = Number(argv[++i]);
-      if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`Expected ${arg} to be a positive integer, got '${argv[i]}'`);
-      if (arg === '--mib') opts.totalBytes = n * MiB;
-      else opts.reps = n;
-    } else throw new Error(`Unknown argument '${arg}'; expected --json, --mib N or --reps N`);
-  }
-  return opts;
-}
 
 /** Runs the benchmark and prints a table (or JSON); returns the rows. */
 export async function main(argv: string[] = []): Promise<Row[]> {
-  const opts = parseArgs(argv);
+  const opts = parseThroughputArgs(argv);
   const rows: Row[] = [];
   for (const messageBytes of [64 * KiB, 256 * KiB]) {
     const total = Math.floor(opts.totalBytes / messageBytes) * messageBytes;

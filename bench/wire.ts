@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { crc32 } from 'node:zlib';
 import { Prng } from '../test/helpers/prng.js';
 import { FrameDecoder, PageBatchBuilder, decodeFrame, forEachPageRecord } from '../src/wire/index.js';
+import { median } from './common.js';
 
 /** One measured configuration. */
 export interface WireRow {
@@ -32,10 +33,6 @@ export interface WireRow {
 
 const MAX_FRAME = 4 * 1024 * 1024;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 /** Times `fn` (which returns how many frames and records it handled): median seconds of 3 reps. */
 function time(fn: () => { frames: number; records: number }): { secs: number; frames: number; records: number } {
