@@ -16,7 +16,7 @@
 
 import type { CachePolicy, PageCache, PageCacheOptions, PageCacheStats } from './types.js';
 import {
-  EMPTY_TAG, allocatePageBuffer, assertPage, assertPageIndex, resolveCacheOptions,
+  EMPTY_TAG, allocatePageBuffer, assertPage, assertPageIndex, resolveCacheOptions, statsSnapshot,
 } from './options.js';
 
 /** Syncs a page stays protected from replacement by another page (QEMU's CACHED_PAGE_LIFETIME). */
@@ -117,15 +117,9 @@ export class DirectCache implements PageCache {
 
   /** A snapshot of the counters. */
   stats(): PageCacheStats {
-    const lookups = this.#hits + this.#misses;
-    return {
-      hits: this.#hits,
-      misses: this.#misses,
-      inserts: this.#inserts,
-      evictions: this.#evictions,
-      rejected: this.#rejected,
-      bytesInserted: this.#bytesInserted,
-      hitRate: lookups === 0 ? 0 : this.#hits / lookups,
-    };
+    return statsSnapshot({
+      hits: this.#hits, misses: this.#misses, inserts: this.#inserts, evictions: this.#evictions,
+      rejected: this.#rejected, bytesInserted: this.#bytesInserted,
+    });
   }
 }

@@ -5,7 +5,7 @@
 
 import { constants as bufferConstants } from 'node:buffer';
 import { LivemigError } from '../core/errors.js';
-import type { CachePolicy, PageCacheOptions } from './types.js';
+import type { CachePolicy, PageCacheOptions, PageCacheStats } from './types.js';
 
 /** Default page-data capacity in bytes: 64 MiB, QEMU's `xbzrle-cache-size` default (16384 pages of 4 KiB). */
 export const DEFAULT_CACHE_CAPACITY_BYTES = 64 * 1024 * 1024;
@@ -132,4 +132,10 @@ function throwBadPage(page: unknown, pageSize: number): never {
     `Expected page to be a Uint8Array of pageSize (${pageSize}) bytes, got ${got}`,
     { phase: 'cache' },
   );
+}
+
+/** The counters as PageCacheStats, with the hit rate derived (0 before any lookup). */
+export function statsSnapshot(c: Omit<PageCacheStats, 'hitRate'>): PageCacheStats {
+  const lookups = c.hits + c.misses;
+  return { ...c, hitRate: lookups === 0 ? 0 : c.hits / lookups };
 }

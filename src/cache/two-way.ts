@@ -33,7 +33,7 @@
 
 import type { CachePolicy, PageCache, PageCacheOptions, PageCacheStats } from './types.js';
 import {
-  EMPTY_TAG, allocatePageBuffer, assertPage, assertPageIndex, resolveCacheOptions,
+  EMPTY_TAG, allocatePageBuffer, assertPage, assertPageIndex, resolveCacheOptions, statsSnapshot,
 } from './options.js';
 
 /** murmur3 fmix32: a bijective 32-bit mix in which every input bit affects every output bit. */
@@ -193,15 +193,9 @@ export class TwoWayCache implements PageCache {
 
   /** A snapshot of the counters. `rejected` counts inserts refused to protect a set's two pages in use. */
   stats(): PageCacheStats {
-    const lookups = this.#hits + this.#misses;
-    return {
-      hits: this.#hits,
-      misses: this.#misses,
-      inserts: this.#inserts,
-      evictions: this.#evictions,
-      rejected: this.#rejected,
-      bytesInserted: this.#bytesInserted,
-      hitRate: lookups === 0 ? 0 : this.#hits / lookups,
-    };
+    return statsSnapshot({
+      hits: this.#hits, misses: this.#misses, inserts: this.#inserts, evictions: this.#evictions,
+      rejected: this.#rejected, bytesInserted: this.#bytesInserted,
+    });
   }
 }
