@@ -72,7 +72,8 @@ export function evaluateModel(m: ModelInputs): ModelReport {
     const h = m.hitRatio;
     const tNd = (m.pageSize / R) * 1e6;
     const tHit = m.encodeUsPerHit + (m.deltaBytesPerPage / m.wireBytesPerSec) * 1e6 + m.decodeUsPerDelta;
-    const tMiss = m.encodeUsPerHit * 0 + tNd; // a miss costs the lookup (folded into t_hit's measure) and a full transfer
+    // A miss costs a full transfer; its cache lookup (t_ct) is folded into the measured t_hit.
+    const tMiss = tNd;
     const tGain = (1 - h) * (tMiss - tNd) - h * (tNd - tHit);
     const resent = m.rounds.slice(1);
     const raw = resent.reduce((s, r) => s + r['raw-bytes'], 0);
