@@ -28,3 +28,27 @@ export function parseThroughputArgs(argv: string[]): ThroughputArgs {
   }
   return opts;
 }
+
+/** The minimal channel surface a throughput run needs. */
+interface ByteChannel extends AsyncIterable<Uint8Array> {
+  send(message: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Sends `totalBytes` as copies of `message` from `a` to `b`, checks that all of it arrived, and
+ * returns MiB/s measured from the first send to the last byte received.
+ */
+export async function timeTransfer(a: ByteChannel, b: ByteChannel, message: Uint8Array, totalBytes: number): Promise<number> {
+  const received = (async () => {
+    let got = 0;
+    for await (const m of b) got += m.length;
+    if (got !== totalBytes) throw new Error(`received ${got} of ${totalBytes} bytes`);
+    return performance.now();
+  })();
+  const start = performance.now();
+  for (let sent = 0; sent < totalBytes; sent += message.length) await a.send(message);
+  await a.close();
+  const end = await received;
+  return totalBytes / (1024 * 1024) / ((end - start) / 1000);
+}

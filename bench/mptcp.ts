@@ -13,7 +13,7 @@ import { KiB, MiB } from '../src/core/index.js';
 import {
   connectMptcp, connectTcp, listenMptcp, listenTcp, type Channel, type Listener, type MessageLength,
 } from '../src/transport/index.js';
-import { median, parseThroughputArgs } from './common.js';
+import { median, parseThroughputArgs, timeTransfer } from './common.js';
 
 /** The benchmark's message format: a big-endian u32 payload length, then the payload. */
 const lengthPrefixed: MessageLength = (b) =>
@@ -45,21 +45,11 @@ async function run(kind: Kind, messageBytes: number, totalBytes: number): Promis
   const [a, b]: Channel[] = await Promise.all([connect(listener.address, options), listener.accept()]);
   const stats = a.stats();
   if (kind === 'mptcp' && stats.fallback !== false) throw new Error('the mptcp channel fell back to TCP: nothing to measure');
-  const received = (async () => {
-    let got = 0;
-    for await (const m of b) got += m.length;
-    if (got !== totalBytes) throw new Error(`received ${got} of ${totalBytes} bytes`);
-    return performance.now();
-  })();
-  const m = message(messageBytes);
-  const start = performance.now();
-  for (let sent = 0; sent < totalBytes; sent += messageBytes) await a.send(m);
-  await a.close();
-  const end = await received;
+  const mbPerSec = await timeTransfer(a, b, message(messageBytes), totalBytes);
   const subflows = kind === 'mptcp' ? a.stats().mptcp?.subflows ?? null : null;
   b.destroy();
   await listener.close();
-  return { mbPerSec: totalBytes / MiB / ((end - start) / 1000), subflows };
+  return { mbPerSec, subflows };
 }
 
 

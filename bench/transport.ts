@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { KiB, MiB } from '../src/core/index.js';
 import { connectTcp, listenTcp, type MessageLength } from '../src/transport/index.js';
-import { median, parseThroughputArgs } from './common.js';
+import { median, parseThroughputArgs, timeTransfer } from './common.js';
 
 /** The benchmark's message format: a big-endian u32 payload length, then the payload. */
 const lengthPrefixed: MessageLength = (b) =>
@@ -69,23 +69,11 @@ async function channel(messageBytes: number, totalBytes: number): Promise<number
     connectTcp(listener.address, { messageLength: lengthPrefixed, idleTimeoutMs: 0 }),
     listener.accept(),
   ]);
-  const received = (async () => {
-    let got = 0;
-    for await (const m of b) got += m.length;
-    if (got !== totalBytes) throw new Error(`received ${got} of ${totalBytes} bytes`);
-    return performance.now();
-  })();
-  const m = message(messageBytes);
-  const start = performance.now();
-  for (let sent = 0; sent < totalBytes; sent += messageBytes) await a.send(m);
-  await a.close();
-  const end = await received;
+  const mbPerSec = await timeTransfer(a, b, message(messageBytes), totalBytes);
   b.destroy();
   await listener.close();
-  return totalBytes / MiB / ((end - start) / 1000);
+  return mbPerSec;
 }
-
-
 
 /** Runs the benchmark and prints a table (or JSON); returns the rows. */
 export async function main(argv: string[] = []): Promise<Row[]> {

@@ -304,19 +304,25 @@ static napi_value copy_bytes(napi_env env, napi_callback_info info) {
   return int_value(env, (int)src.len);
 }
 
+/* The (src, dst) arguments of a block decoder: two non-overlapping buffers, src within one block. */
+static int get_decode_args(napi_env env, napi_value *argv, bytes_t *src, bytes_t *dst) {
+  if (!get_bytes(env, argv[0], "src must be a Uint8Array", src)) return 0;
+  if (!get_bytes(env, argv[1], "dst must be a Uint8Array", dst)) return 0;
+  if (src->len > LZ4_MAX_INPUT_SIZE) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "src is larger than one LZ4 block allows (0x7E000000 bytes)");
+    return 0;
+  }
+  if (overlaps(src, dst)) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "src and dst must not overlap");
+    return 0;
+  }
+  return 1;
+}
+
 static napi_value lz4_decompress(napi_env env, napi_callback_info info) {
   bytes_t src, dst;
   GET_ARGS(2);
-  if (!get_bytes(env, argv[0], "src must be a Uint8Array", &src)) return NULL;
-  if (!get_bytes(env, argv[1], "dst must be a Uint8Array", &dst)) return NULL;
-  if (src.len > LZ4_MAX_INPUT_SIZE) {
-    throw_type(env, "ERR_INVALID_ARG_VALUE", "src is larger than one LZ4 block allows (0x7E000000 bytes)");
-    return NULL;
-  }
-  if (overlaps(&src, &dst)) {
-    throw_type(env, "ERR_INVALID_ARG_VALUE", "src and dst must not overlap");
-    return NULL;
-  }
+  if (!get_decode_args(env, argv, &src, &dst)) return NULL;
   return int_value(env, decode_block(src.data, src.len, dst.data, (size_t)clamp_int(dst.len)));
 }
 
@@ -324,16 +330,7 @@ static napi_value lz4_decompress(napi_env env, napi_callback_info info) {
 static napi_value lz4_decompress_system(napi_env env, napi_callback_info info) {
   bytes_t src, dst;
   GET_ARGS(2);
-  if (!get_bytes(env, argv[0], "src must be a Uint8Array", &src)) return NULL;
-  if (!get_bytes(env, argv[1], "dst must be a Uint8Array", &dst)) return NULL;
-  if (src.len > LZ4_MAX_INPUT_SIZE) {
-    throw_type(env, "ERR_INVALID_ARG_VALUE", "src is larger than one LZ4 block allows (0x7E000000 bytes)");
-    return NULL;
-  }
-  if (overlaps(&src, &dst)) {
-    throw_type(env, "ERR_INVALID_ARG_VALUE", "src and dst must not overlap");
-    return NULL;
-  }
+  if (!get_decode_args(env, argv, &src, &dst)) return NULL;
   return int_value(env, LZ4_decompress_safe((const char *)src.data, (char *)dst.data, (int)src.len,
                                             clamp_int(dst.len)));
 }
