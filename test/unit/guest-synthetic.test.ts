@@ -46,7 +46,10 @@ test('read-and-clear loses no update while the workload writes at full speed', a
     const copy = new Uint8Array(g.memory.length);
     const P = g.pageSize;
     let copied = 0;
-    for (let round = 0; round < 400; round++) {
+    // Sync at least 400 times, and on until the workload has written enough to race us (a loaded
+    // machine may give its thread little time), within a bound.
+    const deadline = Date.now() + 20_000;
+    for (let round = 0; round < 400 || (g.totalWrites() <= 5000 && Date.now() < deadline); round++) {
       for (const i of g.syncDirty()) {
         copy.set(g.memory.subarray(i * P, (i + 1) * P), i * P);
         copied++;
