@@ -3,25 +3,42 @@
  * with the same guest, workload and QEMU parameters (max-bandwidth unlimited, same downtime-limit).
  * Baseline: QEMU direct over TCP, measured in the same run.
  *
- * | contender             | how                                                        |
- * |-----------------------|------------------------------------------------------------|
- * | qemu-direct           | QEMU → QEMU, tcp:127.0.0.1 (baseline)                      |
- * | qemu-xbzrle           | same, with QEMU's xbzrle capability                        |
- * | qemu-mptcp            | same, `tcp:…,mptcp` sockets on both QEMUs                  |
- * | livemig-lz4d-1path    | through livemig's agents, lz4-delta, tcp channel           |
- * | livemig-lz4d-2paths   | lz4-delta, multipath (strict ordering), two subflows       |
- * | livemig-xbzrle-1path  | xbzrle codec, tcp channel                                  |
+ * | contender                 | how                                                          |
+ * |---------------------------|--------------------------------------------------------------|
+ * | qemu-direct               | QEMU → QEMU over TCP (baseline)                              |
+ * | qemu-xbzrle               | same, with QEMU's xbzrle capability                          |
+ * | qemu-mptcp                | same, `tcp:…,mptcp` sockets on both QEMUs                    |
+ * | qemu-xbzrle-mptcp         | xbzrle over MPTCP                                            |
+ * | qemu-multifd4-mptcp       | multifd, 4 channels, no compression, over MPTCP              |
+ * | qemu-multifd4-zstd        | multifd, 4 channels, zstd (level 1), TCP                     |
+ * | qemu-multifd4-zstd-mptcp  | the same over MPTCP: QEMU's strongest configuration          |
+ * | livemig-lz4d-1path        | through livemig's agents, lz4-delta, tcp channel             |
+ * | livemig-lz4d-2paths       | lz4-delta, multipath (strict ordering), a subflow per path   |
+ * | livemig-xbzrle-1path      | xbzrle codec, tcp channel                                    |
+ * | livemig-zstdd-2paths      | zstd-delta, multipath                                        |
+ * | livemig-adaptive-1path    | adaptive (per page the smallest codec), tcp channel          |
+ * | livemig-adaptive-2paths   | adaptive, multipath                                          |
+ *
+ * Without `--paths` everything runs on loopback (multipath then has 2 subflows on it). With
+ * `--paths N --rate R` the bench brings up its own testbed (`lm-bq-src`/`lm-bq-dst`, N veth paths
+ * shaped to R each): the source QEMU and agent run in the source namespace, the destination's in
+ * the destination namespace, and single-path contenders use path 0.
  *
  * Per run: QEMU's total time and downtime, the observed downtime (source STOP → destination
- * RESUME), bytes on the wire (QEMU's transferred for direct runs, livemig's frame bytes
- * otherwise), converged or not (within --timeout-s), and the in-guest check.
+ * RESUME), bytes on the wire (in the testbed: counted on the source's path interfaces, headers
+ * included; on loopback: QEMU's transferred for direct runs, livemig's frame bytes otherwise),
+ * converged or not (within --timeout-s), and the in-guest check.
  *
- * Run: `livemig bench qemu [--guest linux|boot-sector] [--workload idle|hotset] [--downtime-limit-ms N]
- *       [--timeout-s N] [--only a,b] [--json]`. Loopback only (the testbed paths are not used yet).
+ * Run: `livemig bench qemu [--guest linux|boot-sector] [--workload idle|hotset|memstress|text]
+ *       [--memory-mib N] [--workload-mib N] [--hot-percent N] [--pages-per-sec N] [--paths N --rate R]
+ *       [--downtime-limit-ms N] [--timeout-s N] [--only a,b] [--json]`
  */
+import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { isLivemigError } from '../src/core/errors.js';
 import { runQemuDemo, type QemuDemoOptions } from '../src/qemu/proxy/index.js';
+import type { MigrationParameters } from '../src/qemu/qmp/commands.js';
+import { parseRate, testbedDown, testbedUp, type TestbedConfig } from '../src/testbed/index.js';
 
 /** One measured row. */
 export interface QemuBenchRow {
@@ -30,23 +47,75 @@ export interface QemuBenchRow {
   totalMs: number | null;
   downtimeMs: number | null;
   observedDowntimeMs: number | null;
-  /** Bytes QEMU wrote into its socket. */
+  /** Bytes QEMU wrote into its socket(s). */
   streamBytes: number | null;
-  /** Bytes on the wire: QEMU's for direct runs, livemig's channel bytes otherwise. */
+  /**
+   * Bytes on the wire: in the testbed, what the source's path interfaces sent (headers included,
+   * the same measure for every contender); on loopback QEMU's transferred for direct runs and
+   * livemig's channel bytes otherwise.
+   */
   wireBytes: number | null;
   check: string;
   ok: boolean;
   error?: string;
 }
 
-const CONTENDERS: Record<string, Partial<QemuDemoOptions>> = {
+const MULTIFD_ZSTD: MigrationParameters = { 'multifd-channels': 4, 'multifd-compression': 'zstd' };
+const MULTIFD_NONE: MigrationParameters = { 'multifd-channels': 4, 'multifd-compression': 'none' };
+
+/** Contenders; `paths` = how many of the testbed's paths a livemig multipath channel uses. */
+const CONTENDERS: Record<string, Partial<QemuDemoOptions> & { paths?: number }> = {
   'qemu-direct': { via: 'direct' },
   'qemu-xbzrle': { via: 'direct', capabilities: { xbzrle: true } },
   'qemu-mptcp': { via: 'direct-mptcp' },
+  'qemu-xbzrle-mptcp': { via: 'direct-mptcp', capabilities: { xbzrle: true } },
+  'qemu-multifd4-mptcp': { via: 'direct-mptcp', capabilities: { multifd: true }, parameters: MULTIFD_NONE, destParameters: MULTIFD_NONE },
+  'qemu-multifd4-zstd': { via: 'direct', capabilities: { multifd: true }, parameters: MULTIFD_ZSTD, destParameters: MULTIFD_ZSTD },
+  'qemu-multifd4-zstd-mptcp': { via: 'direct-mptcp', capabilities: { multifd: true }, parameters: MULTIFD_ZSTD, destParameters: MULTIFD_ZSTD },
   'livemig-lz4d-1path': { via: 'livemig', codec: 'lz4-delta', transport: { transport: 'tcp' } },
-  'livemig-lz4d-2paths': { via: 'livemig', codec: 'lz4-delta', transport: { transport: 'multipath', subflows: 2 } },
+  'livemig-lz4d-2paths': { via: 'livemig', codec: 'lz4-delta', transport: { transport: 'multipath', subflows: 1 }, paths: 2 },
   'livemig-xbzrle-1path': { via: 'livemig', codec: 'xbzrle', transport: { transport: 'tcp' } },
+  'livemig-zstdd-2paths': { via: 'livemig', codec: 'zstd-delta', transport: { transport: 'multipath', subflows: 1 }, paths: 2 },
+  'livemig-adaptive-1path': { via: 'livemig', codec: 'adaptive', transport: { transport: 'tcp' } },
+  'livemig-adaptive-2paths': { via: 'livemig', codec: 'adaptive', transport: { transport: 'multipath', subflows: 1 }, paths: 2 },
 };
+
+/** The multipath transport over `n` testbed paths, or two subflows on loopback. */
+function placed(c: Partial<QemuDemoOptions> & { paths?: number }, tb: TestbedConfig | undefined): Partial<QemuDemoOptions> {
+  const { paths, ...rest } = c;
+  if (rest.transport?.transport !== 'multipath') return rest;
+  if (!tb) return { ...rest, transport: { ...rest.transport, subflows: 2 } };
+  const use = tb.paths.slice(0, paths ?? tb.paths.length).map((p) => ({ local: p.srcAddr, remote: p.dstAddr }));
+  return { ...rest, transport: { ...rest.transport, paths: use } };
+}
+
+/** Bytes the source namespace's path interfaces have sent (IP headers included): the real wire. */
+function pathTxBytes(tb: TestbedConfig): number {
+  const links = JSON.parse(execFileSync('ip', ['-n', tb.srcNs, '-j', '-s', 'link', 'show'], { encoding: 'utf8' })) as Array<{ ifname: string; stats64?: { tx?: { bytes?: number } } }>;
+  const devs = new Set(tb.paths.map((p) => p.srcDev));
+  return links.filter((l) => devs.has(l.ifname)).reduce((sum, l) => sum + (l.stats64?.tx?.bytes ?? 0), 0);
+}
+
+/** One migration; a failure or a non-converging run is a row too. */
+async function runContender(name: string, o: QemuDemoOptions): Promise<QemuBenchRow> {
+  try {
+    let tx0 = 0;
+    // The path counters, read just before migrating (the guests' boots send nothing on the paths).
+    const r = await runQemuDemo({ ...o, beforeMigrate: () => void (tx0 = o.testbed ? pathTxBytes(o.testbed) : 0) });
+    const onPaths = o.testbed ? pathTxBytes(o.testbed) - tx0 : null;
+    const q = r.report.qemu;
+    return {
+      contender: name, converged: true, totalMs: q['total-time'], downtimeMs: q.downtime, observedDowntimeMs: r.report.observedDowntimeMs,
+      streamBytes: q.transferred, wireBytes: onPaths ?? (r.report.livemig ? r.report.livemig.wireBytes : q.transferred),
+      check: r.check.kind === 'linux' ? `errors=${r.check.errors}` : `bad=${r.check.bad}`, ok: r.ok,
+    };
+  } catch (err) {
+    return {
+      contender: name, converged: false, totalMs: null, downtimeMs: null, observedDowntimeMs: null, streamBytes: null,
+      wireBytes: null, check: '-', ok: false, error: `${isLivemigError(err) ? err.code : ''} ${(err as Error).message}`.slice(0, 300),
+    };
+  }
+}
 
 function arg(argv: string[], name: string): string | undefined {
   const at = argv.indexOf(`--${name}`);
@@ -56,38 +125,37 @@ function arg(argv: string[], name: string): string | undefined {
 export async function main(argv: string[]): Promise<QemuBenchRow[]> {
   const json = argv.includes('--json');
   const guest = (arg(argv, 'guest') ?? 'linux') as 'linux' | 'boot-sector';
-  const mode = (arg(argv, 'workload') ?? 'hotset') as 'idle' | 'hotset';
+  const mode = (arg(argv, 'workload') ?? 'hotset') as 'idle' | 'hotset' | 'memstress' | 'text';
+  const pagesPerSec = arg(argv, 'pages-per-sec') === undefined ? undefined : Number(arg(argv, 'pages-per-sec'));
+  const memoryMiB = Number(arg(argv, 'memory-mib') ?? 128);
+  const workloadMiB = Number(arg(argv, 'workload-mib') ?? 48);
+  const hotPercent = Number(arg(argv, 'hot-percent') ?? 25);
+  const pathCount = arg(argv, 'paths') === undefined ? 0 : Number(arg(argv, 'paths'));
+  const rate = arg(argv, 'rate') ?? '1gbit';
   const downtimeLimitMs = Number(arg(argv, 'downtime-limit-ms') ?? 300);
   const timeoutMs = Number(arg(argv, 'timeout-s') ?? 120) * 1000;
   const only = arg(argv, 'only')?.split(',');
   const rows: QemuBenchRow[] = [];
-  for (const [name, c] of Object.entries(CONTENDERS)) {
-    if (only && !only.includes(name)) continue;
-    try {
-      const r = await runQemuDemo({ guest, workload: { mode, mib: 48, hotPercent: 25 }, downtimeLimitMs, timeoutMs, ...c });
-      const q = r.report.qemu;
-      rows.push({
-        contender: name, converged: true, totalMs: q['total-time'], downtimeMs: q.downtime, observedDowntimeMs: r.report.observedDowntimeMs,
-        streamBytes: q.transferred, wireBytes: r.report.livemig ? r.report.livemig.wireBytes : q.transferred,
-        check: r.check.kind === 'linux' ? `errors=${r.check.errors}` : `bad=${r.check.bad}`, ok: r.ok,
-      });
-    } catch (err) {
-      rows.push({
-        contender: name, converged: false, totalMs: null, downtimeMs: null, observedDowntimeMs: null, streamBytes: null,
-        wireBytes: null, check: '-', ok: false, error: `${isLivemigError(err) ? err.code : ''} ${(err as Error).message}`.slice(0, 300),
-      });
+  const tb = pathCount > 0 ? (await testbedUp({ name: 'bq', paths: pathCount, rateBitsPerSec: parseRate(rate, '--rate') })).config : undefined;
+  try {
+    for (const [name, c] of Object.entries(CONTENDERS)) {
+      if (only && !only.includes(name)) continue;
+      rows.push(await runContender(name, { guest, memoryMiB, workload: { mode, mib: workloadMiB, hotPercent, pagesPerSec }, downtimeLimitMs, timeoutMs, testbed: tb, ...placed(c, tb) }));
+      if (!json) process.stderr.write(`${name}: ${JSON.stringify(rows.at(-1))}\n`);
     }
-    if (!json) process.stderr.write(`${name}: ${JSON.stringify(rows.at(-1))}\n`);
+  } finally {
+    if (tb) await testbedDown({ name: 'bq' });
   }
   if (json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
   else {
     const base = rows.find((r) => r.contender === 'qemu-direct');
     const f = (n: number | null, d = 0): string => (n === null ? '-' : n.toFixed(d));
-    const lines = [`guest ${guest}, workload ${mode}, downtime-limit ${downtimeLimitMs} ms, loopback, TCG`,
-      `${'contender'.padEnd(22)} ${'conv'.padEnd(5)} ${'total ms'.padStart(9)} ${'down ms'.padStart(8)} ${'obs ms'.padStart(8)} ${'stream MB'.padStart(10)} ${'wire MB'.padStart(9)} ${'wire/base'.padStart(9)}  check`];
+    const where = tb ? `${tb.paths.length} testbed path(s) at ${rate} each` : 'loopback';
+    const lines = [`guest ${guest} ${memoryMiB} MiB, workload ${mode} ${workloadMiB} MiB (hot ${hotPercent} %), downtime-limit ${downtimeLimitMs} ms, ${where}, TCG`,
+      `${'contender'.padEnd(26)} ${'conv'.padEnd(5)} ${'total ms'.padStart(9)} ${'down ms'.padStart(8)} ${'obs ms'.padStart(8)} ${'stream MB'.padStart(10)} ${'wire MB'.padStart(9)} ${'wire/base'.padStart(9)}  check`];
     for (const r of rows) {
       const rel = base?.wireBytes && r.wireBytes ? (r.wireBytes / base.wireBytes).toFixed(3) : '-';
-      lines.push(`${r.contender.padEnd(22)} ${String(r.converged).padEnd(5)} ${f(r.totalMs).padStart(9)} ${f(r.downtimeMs).padStart(8)} ${f(r.observedDowntimeMs, 1).padStart(8)} ` +
+      lines.push(`${r.contender.padEnd(26)} ${String(r.converged).padEnd(5)} ${f(r.totalMs).padStart(9)} ${f(r.downtimeMs).padStart(8)} ${f(r.observedDowntimeMs, 1).padStart(8)} ` +
         `${f(r.streamBytes === null ? null : r.streamBytes / 1e6, 1).padStart(10)} ${f(r.wireBytes === null ? null : r.wireBytes / 1e6, 1).padStart(9)} ${rel.padStart(9)}  ${r.check}${r.error ? ` ${r.error}` : ''}`);
     }
     process.stdout.write(lines.join('\n') + '\n');

@@ -36,6 +36,11 @@ export interface QemuVmOptions {
   extraArgs?: string[];
   /** Timeout for the QMP socket to appear and negotiate, @default 30000 ms */
   startTimeoutMs?: number;
+  /**
+   * Network namespace to run QEMU in (`ip netns exec NS`), so that its migration sockets use the
+   * testbed's shaped paths; QMP is a UNIX socket and works from any namespace. @default none
+   */
+  netns?: string;
 }
 
 /** The command line QemuVm.launch uses (exported so a pair can be started by hand the same way). */
@@ -82,7 +87,9 @@ export class QemuVm {
     rmSync(join(opts.runDir, `${opts.name}.serial`), { force: true });
     const args = qemuArgs(opts);
     const binary = opts.qemuBinary ?? 'qemu-system-x86_64';
-    const proc = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // `ip netns exec` execs QEMU in place, so the pid (and its signals) stay QEMU's.
+    const [file, argv] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, binary, ...args]] : [binary, args];
+    const proc = spawn(file, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     proc.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4096)));
     let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;

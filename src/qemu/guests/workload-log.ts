@@ -4,7 +4,8 @@
  */
 
 /** Workloads of the Linux test guest. */
-export type WorkloadMode = 'idle' | 'hotset' | 'memstress';
+/** `text`: a paced hotset over compressible text-like and zero-bodied pages (see workload.c). */
+export type WorkloadMode = 'idle' | 'hotset' | 'memstress' | 'text';
 
 /** One `LMW t=... mode=... pass=... passes/s=... errors=...` status line. */
 export interface WorkloadLine {
@@ -33,10 +34,11 @@ export function parseWorkloadLines(serial: string): WorkloadLine[] {
  * The kernel command line for the Linux test guest.
  * @param opts.mode @default 'hotset'
  * @param opts.mib memory the workload fills, MiB (keep well below the guest's RAM), @default 32
- * @param opts.hotPercent share of the pages rewritten each pass (hotset), @default 10
+ * @param opts.hotPercent share of the pages rewritten each pass (hotset, text), @default 10
+ * @param opts.pagesPerSec page writes per second (text only), @default 2000 (in the guest)
  */
-export function linuxGuestAppend(opts: { mode?: WorkloadMode; mib?: number; hotPercent?: number } = {}): string {
-  const spec = `${opts.mode ?? 'hotset'},${opts.mib ?? 32},${opts.hotPercent ?? 10}`;
+export function linuxGuestAppend(opts: { mode?: WorkloadMode; mib?: number; hotPercent?: number; pagesPerSec?: number } = {}): string {
+  const spec = `${opts.mode ?? 'hotset'},${opts.mib ?? 32},${opts.hotPercent ?? 10}${opts.pagesPerSec ? `,${opts.pagesPerSec}` : ''}`;
   // quiet: serial printk is slow under TCG; panic=-1 with -no-reboot makes a panic end QEMU.
   return `console=ttyS0 quiet panic=-1 lmw=${spec}`;
 }

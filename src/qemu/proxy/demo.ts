@@ -14,7 +14,9 @@ import { buildBootSectorGuest, buildLinuxGuest } from '../guests/build.js';
 import { checkGuestRam } from '../guests/check-guest-ram.js';
 import { ensureQemu } from '../guests/setup.js';
 import { linuxGuestAppend, parseWorkloadLines, type WorkloadMode } from '../guests/workload-log.js';
-import type { MigrationInfo } from '../qmp/commands.js';
+import type { MigrationInfo, MigrationParameters } from '../qmp/commands.js';
+import type { TestbedConfig } from '../../testbed/index.js';
+import { migrateQemuInTestbed } from './testbed-agents.js';
 import { QemuVm, type QemuGuestSpec } from '../vm.js';
 import { migrateQemuViaLivemig, type QemuProxyMigrateOptions } from './orchestrator.js';
 import { qemuFigures, type QemuFigures, type QemuProxyReport } from './report.js';
@@ -26,7 +28,7 @@ export interface QemuDemoOptions extends QemuProxyMigrateOptions {
   /** Guest RAM, MiB, @default 128 */
   memoryMiB?: number;
   /** Linux guest workload, @default { mode: 'hotset', mib: 48, hotPercent: 25 } */
-  workload?: { mode?: WorkloadMode; mib?: number; hotPercent?: number };
+  workload?: { mode?: WorkloadMode; mib?: number; hotPercent?: number; pagesPerSec?: number };
   /**
    * 'livemig' (through the agents) or a direct QEMU→QEMU baseline: 'direct' over TCP, 'direct-mptcp'
    * with QEMU's own MPTCP sockets. @default 'livemig'
@@ -36,6 +38,14 @@ export interface QemuDemoOptions extends QemuProxyMigrateOptions {
   beforeMigrate?: (vms: { src: QemuVm; dst: QemuVm; runDir: string }) => void | Promise<void>;
   /** Keep the run directory (serial logs), @default false */
   keepRunDir?: boolean;
+  /**
+   * Run in this testbed (`livemig testbed up`): the source QEMU and agent in its source namespace,
+   * the destination's in its destination namespace, so every byte crosses the shaped paths.
+   * @default none (loopback)
+   */
+  testbed?: TestbedConfig;
+  /** Also set these parameters on the destination QEMU (multifd channels and compression must match). */
+  destParameters?: MigrationParameters;
 }
 
 /** What the destination's check found. */
@@ -72,24 +82,29 @@ export async function runQemuDemo(opts: QemuDemoOptions = {}): Promise<QemuDemoR
   } else {
     const g = buildLinuxGuest({ bzImagePath: kernelPath });
     const w = opts.workload ?? {};
-    guest = { kind: 'linux', kernelPath: g.kernelPath, initrdPath: g.initrdPath, append: linuxGuestAppend({ mode: w.mode ?? 'hotset', mib: w.mib ?? 48, hotPercent: w.hotPercent ?? 25 }) };
+    guest = { kind: 'linux', kernelPath: g.kernelPath, initrdPath: g.initrdPath, append: linuxGuestAppend({ mode: w.mode ?? 'hotset', mib: w.mib ?? 48, hotPercent: w.hotPercent ?? 25, pagesPerSec: w.pagesPerSec }) };
   }
   const runDir = mkdtempSync(join(tmpdir(), 'livemig-qemu-demo-'));
   const vms: QemuVm[] = [];
   try {
     const t0 = Date.now();
-    const src = await QemuVm.launch({ guest, memoryMiB, runDir, name: 'src', qemuBinary });
+    const tb = opts.testbed;
+    // In the testbed the agents are child processes with their own QMP sessions: a second socket each.
+    const agentQmp = (name: string) => (tb && via === 'livemig' ? ['-qmp', `unix:${join(runDir, `${name}-agent.qmp`)},server=on,wait=off`] : []);
+    const src = await QemuVm.launch({ guest, memoryMiB, runDir, name: 'src', qemuBinary, netns: tb?.srcNs, extraArgs: agentQmp('src') });
     vms.push(src);
     // Any status line from t=2 on (under load the guest may skip a second).
     await src.waitForSerial(kind === 'boot-sector' ? /AB/ : /LMW t=([2-9]|\d{2,}) /, { timeoutMs: 180_000 });
     const bootMs = Date.now() - t0;
-    const dst = await QemuVm.launch({ guest, memoryMiB, runDir, name: 'dst', qemuBinary, incoming: true });
+    const dst = await QemuVm.launch({ guest, memoryMiB, runDir, name: 'dst', qemuBinary, incoming: true, netns: tb?.dstNs, extraArgs: agentQmp('dst') });
     vms.push(dst);
     await opts.beforeMigrate?.({ src, dst, runDir });
     const before = kind === 'linux' ? parseWorkloadLines(src.readSerial()).at(-1) : undefined;
 
     let report: QemuDemoReport['report'];
-    if (via === 'livemig') {
+    if (via === 'livemig' && tb) {
+      report = await migrateQemuInTestbed(join(runDir, 'src-agent.qmp'), join(runDir, 'dst-agent.qmp'), tb, opts);
+    } else if (via === 'livemig') {
       report = await migrateQemuViaLivemig(src.monitor, dst.monitor, opts);
     } else {
       report = await migrateDirect(src, dst, via === 'direct-mptcp', opts);
@@ -103,20 +118,25 @@ export async function runQemuDemo(opts: QemuDemoOptions = {}): Promise<QemuDemoR
   }
 }
 
-/** The baseline: QEMU to QEMU over TCP (or QEMU's MPTCP) on loopback, same parameters. */
+/**
+ * The baseline: QEMU to QEMU over TCP (or QEMU's MPTCP), same parameters; on loopback, or across
+ * the testbed's first path (MPTCP adds subflows over the others through the testbed's endpoints).
+ */
 async function migrateDirect(src: QemuVm, dst: QemuVm, mptcp: boolean, opts: QemuDemoOptions): Promise<QemuDemoReport['report']> {
   if (opts.capabilities) {
     await src.monitor.migrateSetCapabilities(opts.capabilities);
     await dst.monitor.migrateSetCapabilities(opts.capabilities);
   }
+  if (opts.destParameters) await dst.monitor.migrateSetParameters(opts.destParameters);
   const suffix = mptcp ? ',mptcp' : '';
-  await dst.monitor.migrateIncoming(`tcp:127.0.0.1:0${suffix}`);
+  const host = opts.testbed ? opts.testbed.paths[0].dstAddr : '127.0.0.1';
+  await dst.monitor.migrateIncoming(`tcp:${opts.testbed ? '0.0.0.0' : host}:0${suffix}`);
   const port = (await dst.monitor.queryMigrate())['socket-address']?.find((a) => a.type === 'inet')?.port;
   if (!port) throw new LivemigError('LIVEMIG_E_QMP_PROTOCOL', 'the destination QEMU does not report its incoming port', { phase: 'qmp' });
   await src.monitor.migrateSetParameters({
     'max-bandwidth': opts.maxBandwidthBytesPerSec ?? 100_000_000_000, 'downtime-limit': opts.downtimeLimitMs ?? 300, ...opts.parameters,
   });
-  await src.monitor.migrate(`tcp:127.0.0.1:${port}${suffix}`);
+  await src.monitor.migrate(`tcp:${host}:${port}${suffix}`);
   const info: MigrationInfo = await src.monitor.waitForMigration({ timeoutMs: opts.timeoutMs ?? 300_000, onProgress: opts.onProgress });
   const deadline = Date.now() + 60_000;
   let status = (await dst.monitor.queryStatus()).status;

@@ -33,6 +33,9 @@ export interface MigrationParameters {
   'max-cpu-throttle'?: number;
   'throttle-trigger-threshold'?: number;
   'zero-page-detection'?: 'none' | 'legacy' | 'multifd';
+  /** Compression of multifd channels (needs the multifd capability on both sides). */
+  'multifd-compression'?: 'none' | 'zlib' | 'zstd';
+  'multifd-zstd-level'?: number;
   [other: string]: unknown;
 }
 
