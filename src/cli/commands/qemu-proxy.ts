@@ -10,6 +10,7 @@ import {
   type QemuProxyReport,
 } from '../../qemu/proxy/index.js';
 import { choiceOpt, endpointOpt, intOpt, parseFlags, type Flags } from '../args.js';
+import { testbedConfig, testbedPaths } from '../transport-options.js';
 
 export const QEMU_PROXY_HELP = `  migrate --source-qmp PATH --dest-qmp PATH [proxy options]
                                       migrate a running QEMU to a QEMU started with -incoming defer on
@@ -19,8 +20,10 @@ export const QEMU_PROXY_HELP = `  migrate --source-qmp PATH --dest-qmp PATH [pro
   receive --dest-qmp PATH --listen HOST:PORT [--codec C] [--cache-mib N] [--xbzrle] [--transport T]
                                       the destination half: migrate-incoming on a local socket, then
                                       relay the first livemig channel into it
-  demo [--guest boot-sector|linux] [--workload idle|hotset|memstress] [--via livemig|direct|direct-mptcp]
-       [proxy options]                boot two test guests (TCG), migrate one, check its memory
+  demo [--guest boot-sector|linux] [--workload idle|hotset|memstress|text] [--via livemig|direct|direct-mptcp]
+       [--testbed [--testbed-name N]] [proxy options]
+                                      boot two test guests (TCG), migrate one, check its memory; with
+                                      --testbed the two sides run in the testbed's namespaces
 
 Proxy options:
   --codec C                page codec (default lz4-delta)
@@ -97,7 +100,7 @@ async function monitorAt(path: string): Promise<QemuMonitor> {
 /** Runs one of migrate/send/receive/demo; returns the exit code. */
 export async function qemuProxyCommand(sub: 'migrate' | 'send' | 'receive' | 'demo', argv: string[], help: string): Promise<number> {
   const extra = sub === 'demo'
-    ? { guest: { type: 'string' }, workload: { type: 'string' }, via: { type: 'string' } }
+    ? { guest: { type: 'string' }, workload: { type: 'string' }, via: { type: 'string' }, testbed: { type: 'boolean' }, 'testbed-name': { type: 'string' } }
     : sub === 'migrate' ? { 'source-qmp': { type: 'string' }, 'dest-qmp': { type: 'string' } }
       : sub === 'send' ? { 'source-qmp': { type: 'string' }, to: { type: 'string' } }
         : { 'dest-qmp': { type: 'string' }, listen: { type: 'string' } };
@@ -109,10 +112,17 @@ export async function qemuProxyCommand(sub: 'migrate' | 'send' | 'receive' | 'de
   const json = v.json === true;
   const c = common(v);
   if (sub === 'demo') {
+    const tb = v.testbed === true ? await testbedConfig(v['testbed-name'] as string | undefined) : undefined;
+    const transport = transportSpec(v, 2);
+    // In the testbed, multipath uses one subflow per testbed path unless --paths says otherwise.
+    if (tb && transport.transport === 'multipath' && !transport.paths) {
+      transport.paths = testbedPaths(tb);
+      if (v.subflows === undefined) transport.subflows = 1;
+    }
     const r = await runQemuDemo({
-      ...c, transport: transportSpec(v, 2),
+      ...c, transport, testbed: tb,
       guest: choiceOpt(v, 'guest', ['boot-sector', 'linux'] as const, 'boot-sector'),
-      workload: { mode: choiceOpt(v, 'workload', ['idle', 'hotset', 'memstress'] as const, 'hotset') },
+      workload: { mode: choiceOpt(v, 'workload', ['idle', 'hotset', 'memstress', 'text'] as const, 'hotset') },
       via: choiceOpt(v, 'via', ['livemig', 'direct', 'direct-mptcp'] as const, 'livemig'),
     });
     process.stdout.write(json ? JSON.stringify(r, null, 2) + '\n' : formatDemo(r));
