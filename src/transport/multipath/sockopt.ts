@@ -1,8 +1,9 @@
 /**
  * Per-subflow socket options Node cannot set itself: TCP_CONGESTION (cubic on shaped paths, see
- * reference/mptcp.md §3/§8) and TCP_USER_TIMEOUT (dead-subflow detection). Node's net has no
- * setsockopt, so this calls libc's through koffi (an FFI, loaded lazily); without koffi, or off
- * Linux, the options are skipped and the subflow runs with the system defaults.
+ * reference/mptcp.md §3/§8) and TCP_USER_TIMEOUT (dead-subflow detection), and TCP_INFO's
+ * bytes_acked (each path's own delivery rate). Node's net has no setsockopt, so this calls libc's
+ * through koffi (an FFI, loaded lazily); without koffi, or off Linux, the options are skipped and
+ * the subflow runs with the system defaults.
  */
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
@@ -10,24 +11,56 @@ import type { Socket } from 'node:net';
 const IPPROTO_TCP = 6;
 const TCP_CONGESTION = 13;
 const TCP_USER_TIMEOUT = 18;
+const TCP_INFO = 11;
+/** struct tcp_info: its size and tcpi_bytes_acked's offset on Linux ≥ 4.19 (checked with offsetof on 6.18). */
+const TCP_INFO_BYTES = 232;
+const TCPI_BYTES_ACKED = 120;
 
 type SetSockopt = (fd: number, level: number, name: number, value: Buffer, length: number) => number;
+type GetSockopt = (fd: number, level: number, name: number, value: Buffer, length: Buffer) => number;
 
-let setsockopt: SetSockopt | null | undefined;
+let libc: { setsockopt: SetSockopt; getsockopt: GetSockopt } | null | undefined;
 
-function load(): SetSockopt | null {
-  if (setsockopt !== undefined) return setsockopt;
-  setsockopt = null;
+function load(): typeof libc {
+  if (libc !== undefined) return libc;
+  libc = null;
   if (process.platform !== 'linux') return null;
   try {
     const koffi = createRequire(import.meta.url)('koffi') as {
-      load(lib: string): { func(signature: string): SetSockopt };
+      load(lib: string): { func(signature: string): SetSockopt & GetSockopt };
     };
-    setsockopt = koffi.load('libc.so.6').func('int setsockopt(int, int, int, const void *, uint32_t)');
+    const lib = koffi.load('libc.so.6');
+    libc = {
+      setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)'),
+      getsockopt: lib.func('int getsockopt(int, int, int, void *, void *)'),
+    };
   } catch {
-    setsockopt = null;
+    libc = null;
   }
-  return setsockopt;
+  return libc;
+}
+
+function fdOf(socket: Socket): number | null {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : null;
+}
+
+const infoBuf = Buffer.alloc(TCP_INFO_BYTES);
+const infoLen = Buffer.alloc(4);
+
+/**
+ * Bytes the peer's TCP has acknowledged on this socket (TCP_INFO tcpi_bytes_acked), or null when
+ * it cannot be read. Per path, unlike the channel's cumulative acknowledgement, which a slow
+ * path holds back for every subflow alike.
+ */
+export function tcpBytesAcked(socket: Socket): number | null {
+  const fd = fdOf(socket);
+  const lib = load();
+  if (fd === null || lib == null) return null;
+  infoLen.writeUInt32LE(TCP_INFO_BYTES);
+  if (lib.getsockopt(fd, IPPROTO_TCP, TCP_INFO, infoBuf, infoLen) !== 0) return null;
+  if (infoLen.readUInt32LE() < TCPI_BYTES_ACKED + 8) return null;
+  return Number(infoBuf.readBigUInt64LE(TCPI_BYTES_ACKED));
 }
 
 /** What was applied to one socket. */
@@ -39,10 +72,9 @@ export interface AppliedSockopts {
 /** Applies what it can; never throws (an unset option only loses an optimisation). */
 export function applySubflowSockopts(socket: Socket, congestionControl: string, userTimeoutMs: number): AppliedSockopts {
   const applied: AppliedSockopts = { congestionControl: null, userTimeoutMs: null };
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) return applied;
-  const set = load();
-  if (set === null) return applied;
+  const fd = fdOf(socket);
+  const set = load()?.setsockopt;
+  if (fd === null || set === undefined) return applied;
   if (congestionControl !== '') {
     const name = Buffer.from(congestionControl, 'latin1');
     // Needs CAP_NET_ADMIN unless the algorithm is in net.ipv4.tcp_allowed_congestion_control.

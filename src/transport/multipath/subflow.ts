@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { MessageSplitter } from '../message-splitter.js';
 import { frameLength, parseFrame, type Frame } from './frames.js';
+import { tcpBytesAcked } from './sockopt.js';
 import type { SubflowView } from './types.js';
 
 /** Weight of the newest sample in the rate average. */
@@ -124,20 +125,24 @@ export class Subflow implements SubflowView {
   }
 
   /**
-   * Takes a rate sample (call periodically): payload bytes acknowledged per second, over an
-   * interval in which the subflow had data outstanding (an idle subflow keeps its last value).
-   * Acknowledged, not flushed: the kernel takes bytes at memory speed until its buffer fills.
+   * Takes a rate sample (call periodically): bytes acknowledged per second, over an interval in
+   * which the subflow had data outstanding (an idle subflow keeps its last value). Acknowledged,
+   * not flushed: the kernel takes bytes at memory speed until its buffer fills. The kernel's own
+   * per-socket count (TCP_INFO) is preferred: the channel's cumulative acknowledgement waits for
+   * the slowest path, so it would credit every subflow with the slow one's pace.
    */
   sample(nowMs: number): void {
     const intervalMs = nowMs - this.#sampleMs;
     if (intervalMs < RATE_SAMPLE_MS) return;
     const st = this.stats;
-    const acked = st.ackedBytes - this.#sampleAcked;
-    if (acked > 0 || st.inflightBytes > 0) {
+    const kernelAcked = tcpBytesAcked(this.socket);
+    const total = kernelAcked ?? st.ackedBytes;
+    const acked = total - this.#sampleAcked;
+    if (acked > 0 || (acked === 0 && this.queuedBytes > 0)) {
       const rate = (acked * 1000) / intervalMs;
       st.rateBytesPerSec = st.rateBytesPerSec === 0 ? rate : st.rateBytesPerSec + RATE_EWMA_WEIGHT * (rate - st.rateBytesPerSec);
     }
-    this.#sampleAcked = st.ackedBytes;
+    this.#sampleAcked = total;
     this.#sampleMs = nowMs;
   }
 
