@@ -15,6 +15,11 @@
  *   zstdDecompress(src, dst)                   -> dst.length | E_* < 0
  *   zstdDeltaCompress(old, page, dst, level[, maxBytes]) -> n > 0 | 0 does not fit | DELTA_UNCHANGED
  *   zstdDeltaDecompress(src, page)             -> page.length | E_* < 0 (page untouched)
+ *   zstdCompressBlock(src, dst, level[, maxBytes]) -> as zstdCompress, for src up to MAX_BLOCK_BYTES
+ *   zstdDecompressBlock(src, dst)              -> dst.length | E_* < 0, for dst up to MAX_BLOCK_BYTES
+ *
+ * The two *Block functions serve multi-page blocks (src/codec/block.ts): one frame over up to 64
+ * concatenated pages. The LZ4 functions need no block variant: they already take any length.
  *
  * zstd payloads are one magicless frame (no magic number, no content size, no checksum, no
  * dictionary id): a 2-byte frame header plus a 3-byte block header per block, see zstd_frame_walk.
@@ -36,6 +41,9 @@
 /* Largest page the delta functions accept: the scratch size. */
 #define SCRATCH_BYTES 65536
 
+/* Largest multi-page block the zstd *Block functions take: 64 pages of 64 KiB. */
+#define MAX_BLOCK_BYTES (64 * 65536)
+
 /* Return values; mirrored in src/codec/native.ts. */
 #define DELTA_UNCHANGED (-1)
 #define E_TRUNCATED (-2) /* input ends inside a sequence, or is empty */
@@ -51,6 +59,8 @@ typedef struct {
   uint8_t *zout;    /* ZSTD_compressBound(SCRATCH_BYTES) bytes: where frames are compressed to */
   size_t zout_len;
   int zstd_level;   /* the level cctx holds now, so a call sets it only when it changes */
+  uint8_t *bout;    /* grown on demand to ZSTD_compressBound(block): where block frames go */
+  size_t bout_len;
 } instance_t;
 
 typedef struct {
@@ -482,8 +492,8 @@ static int get_level(napi_env env, napi_value v, int *out) {
  * Compressing into zout (always large enough) and copying costs ~0.1 us a page and makes the
  * result independent of the budget: a frame fits exactly when its size is <= limit.
  */
-static napi_value zstd_compress_into(napi_env env, instance_t *inst, const uint8_t *src, size_t n,
-                                     uint8_t *dst, size_t limit, int level) {
+static napi_value zstd_compress_via(napi_env env, instance_t *inst, uint8_t *zout, size_t zout_len,
+                                    const uint8_t *src, size_t n, uint8_t *dst, size_t limit, int level) {
   size_t r;
   if (level != inst->zstd_level) {
     r = ZSTD_CCtx_setParameter(inst->cctx, ZSTD_c_compressionLevel, level);
@@ -493,14 +503,19 @@ static napi_value zstd_compress_into(napi_env env, instance_t *inst, const uint8
     }
     inst->zstd_level = level;
   }
-  r = ZSTD_compress2(inst->cctx, inst->zout, inst->zout_len, src, n);
+  r = ZSTD_compress2(inst->cctx, zout, zout_len, src, n);
   if (ZSTD_isError(r)) {
     napi_throw_error(env, NULL, ZSTD_getErrorName(r));
     return NULL;
   }
   if (r > limit) return int_value(env, 0);
-  memcpy(dst, inst->zout, r);
+  memcpy(dst, zout, r);
   return int_value(env, (int)r);
+}
+
+static napi_value zstd_compress_into(napi_env env, instance_t *inst, const uint8_t *src, size_t n,
+                                     uint8_t *dst, size_t limit, int level) {
+  return zstd_compress_via(env, inst, inst->zout, inst->zout_len, src, n, dst, limit, level);
 }
 
 static napi_value zstd_compress(napi_env env, napi_callback_info info) {
@@ -582,6 +597,57 @@ static napi_value zstd_delta_decompress(napi_env env, napi_callback_info info) {
   return int_value(env, rc);
 }
 
+/* zstdCompressBlock(src, dst, level[, maxBytes]): zstdCompress for a multi-page block. */
+static napi_value zstd_compress_block(napi_env env, napi_callback_info info) {
+  bytes_t src, dst;
+  size_t limit, bound;
+  int level;
+  instance_t *inst;
+  GET_ARGS(4);
+  if (!get_bytes(env, argv[0], "src must be a Uint8Array", &src)) return NULL;
+  if (!get_bytes(env, argv[1], "dst must be a Uint8Array", &dst)) return NULL;
+  if (!get_level(env, argv[2], &level)) return NULL;
+  if (!get_limit(env, argv[3], dst.len, &limit)) return NULL;
+  if (src.len > MAX_BLOCK_BYTES) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "src is larger than MAX_BLOCK_BYTES (64 pages of 64 KiB)");
+    return NULL;
+  }
+  if (overlaps(&src, &dst)) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "src and dst must not overlap");
+    return NULL;
+  }
+  inst = instance(env);
+  bound = ZSTD_compressBound(src.len);
+  if (inst->bout_len < bound) {
+    /* Grown once to the largest block seen (about 260 KiB for 64 pages of 4 KiB), then reused. */
+    uint8_t *grown = (uint8_t *)realloc(inst->bout, bound);
+    if (!grown) {
+      napi_throw_error(env, NULL, "livemig_native: out of memory for the zstd block output");
+      return NULL;
+    }
+    inst->bout = grown;
+    inst->bout_len = bound;
+  }
+  return zstd_compress_via(env, inst, inst->bout, inst->bout_len, src.data, src.len, dst.data, limit, level);
+}
+
+/* zstdDecompressBlock(src, dst): exactly one magicless frame producing exactly dst.length bytes. */
+static napi_value zstd_decompress_block(napi_env env, napi_callback_info info) {
+  bytes_t src, dst;
+  GET_ARGS(2);
+  if (!get_bytes(env, argv[0], "src must be a Uint8Array", &src)) return NULL;
+  if (!get_bytes(env, argv[1], "dst must be a Uint8Array", &dst)) return NULL;
+  if (dst.len > MAX_BLOCK_BYTES) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "dst is larger than MAX_BLOCK_BYTES (64 pages of 64 KiB)");
+    return NULL;
+  }
+  if (overlaps(&src, &dst)) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "src and dst must not overlap");
+    return NULL;
+  }
+  return int_value(env, zstd_decode_page(instance(env)->dctx, src.data, src.len, dst.data, dst.len));
+}
+
 /* Creates the two contexts with livemig's frame parameters; returns 0 when libzstd refuses one. */
 static int zstd_init(instance_t *inst) {
   inst->cctx = ZSTD_createCCtx();
@@ -607,6 +673,7 @@ static void free_instance(napi_env env, void *data, void *hint) {
   if (inst->cctx) ZSTD_freeCCtx(inst->cctx);
   if (inst->dctx) ZSTD_freeDCtx(inst->dctx);
   free(inst->zout);
+  free(inst->bout);
   free(inst);
 }
 
@@ -650,6 +717,9 @@ NAPI_MODULE_INIT() {
       !set_fn(env, exports, "zstdDecompress", zstd_decompress) ||
       !set_fn(env, exports, "zstdDeltaCompress", zstd_delta_compress) ||
       !set_fn(env, exports, "zstdDeltaDecompress", zstd_delta_decompress) ||
+      !set_fn(env, exports, "zstdCompressBlock", zstd_compress_block) ||
+      !set_fn(env, exports, "zstdDecompressBlock", zstd_decompress_block) ||
+      !set_int(env, exports, "MAX_BLOCK_BYTES", MAX_BLOCK_BYTES) ||
       !set_int(env, exports, "ZSTD_VERSION_NUMBER", (int)ZSTD_versionNumber()) ||
       !set_int(env, exports, "ZSTD_MIN_LEVEL", ZSTD_minCLevel()) ||
       !set_int(env, exports, "ZSTD_MAX_LEVEL", ZSTD_maxCLevel()) ||

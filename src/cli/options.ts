@@ -1,6 +1,6 @@
 import type { ParseArgsConfig } from 'node:util';
 import { LivemigError, MiB } from '../core/index.js';
-import { MIGRATION_CODECS, type MigrationCodec, type ConvergenceOptions } from '../engine/index.js';
+import { DEFAULT_BLOCK_PAGES, MIGRATION_CODECS, type MigrationCodec, type ConvergenceOptions } from '../engine/index.js';
 import type { CachePolicy } from '../cache/index.js';
 import type { WorkloadName } from '../guest/index.js';
 import { bytesOpt, choiceOpt, intOpt, numOpt } from './args.js';
@@ -28,6 +28,7 @@ export const SOURCE_OPTIONS: Options = {
   verify: { type: 'string' },
   'warmup-ms': { type: 'string' },
   'compress-threads': { type: 'string' },
+  'block-pages': { type: 'string' },
 };
 
 export const COMMON_OPTIONS: Options = {
@@ -56,6 +57,8 @@ export interface SourceConfig {
   warmupMs: number;
   /** Threads encoding pages: 1 encodes inline on the main thread, more use worker threads. @default 1 */
   compressThreads: number;
+  /** Multi-page block span: 1 = page by page, at most 64 (lz4 and zstd families). @default DEFAULT_BLOCK_PAGES */
+  blockPages: number;
 }
 
 /** Validates the source options once, at the boundary. */
@@ -82,6 +85,7 @@ export function sourceConfig(v: Record<string, unknown>): SourceConfig {
     verify: choiceOpt(v, 'verify', ['pages', 'full'] as const, 'pages'),
     warmupMs: numOpt(v, 'warmup-ms', 1000, 0),
     compressThreads: intOpt(v, 'compress-threads', 1, 1, 64),
+    blockPages: intOpt(v, 'block-pages', DEFAULT_BLOCK_PAGES, 1, 64),
   };
 }
 

@@ -26,7 +26,7 @@ export async function migrateOver(cfg: SourceConfig, guest: Guest, channel: Chan
   const cache = cfg.codec === 'none' || cfg.codec === 'lz4' || cfg.codec === 'zstd' ? null : createPageCache(cfg.cachePolicy, { capacityBytes: cfg.cacheBytes });
   try {
     return await runSource({
-      guest, channel, codec: cfg.codec, cache, zstdLevel: cfg.zstdLevel,
+      guest, channel, codec: cfg.codec, cache, zstdLevel: cfg.zstdLevel, blockPages: cfg.blockPages,
       convergence: cfg.convergence,
       maxBandwidthBytesPerSec: cfg.maxBandwidth,
       verify: cfg.verify,

@@ -1,12 +1,15 @@
 /**
- * adaptive: per page, the smallest encoding among the applicable codecs.
+ * adaptive (wire id 5): per page, the smallest encoding among the applicable codecs. It costs the
+ * CPU of every codec, so a migration's `--codec adaptive` no longer uses it: there a chooser picks
+ * one codec plan per round from the link's and the codecs' measured rates (engine/codec-plan.ts,
+ * engine/codec-chooser.ts). This codec stays for the standalone PageCodec form and `encodeBest`.
  *
  *   payload = codec-id:u8 inner-payload       (standalone PageCodec form only)
  *
  * Candidates, in order (a tie goes to the earlier one): zero; xbzrle and lz4-delta when an old page
- * is given; lz4; raw. In the pipeline the sender calls `encodeBest` and puts the chosen codec's own
- * id in the frame, so no id byte is spent; the standalone codec carries the id in its payload so
- * that it round-trips by itself. A nested adaptive id is malformed.
+ * is given; lz4; raw. A caller of `encodeBest` puts the chosen codec's own id in the frame, so no
+ * id byte is spent; the standalone codec carries the id in its payload so that it round-trips by
+ * itself. A nested adaptive id is malformed.
  */
 
 import { LivemigError, isLivemigError } from '../core/errors.js';

@@ -1,7 +1,11 @@
 /** Page codecs: the only public surface of src/codec. */
 
-export type { CodecName, CodecOptions, EncodeChoice, PageCodec } from './types.js';
-export { CODEC_IDS } from './types.js';
+export type { BlockCodecName, CodecName, CodecOptions, EncodeChoice, PageCodec } from './types.js';
+export { BLOCK_CODEC_IDS, CODEC_IDS } from './types.js';
+export {
+  BLOCK_CODECS, BLOCK_MASK_BYTES, MAX_BLOCK_PAGES, blockCodecById, blockCodecNames, blockCodecOf, blockMaskCount, getBlockCodec, xorBytes,
+  type BlockCodec, type BlockFamily, type DecodedBlock,
+} from './block.js';
 export { CodecRegistry, codecNames, defaultCodecRegistry, getCodec, getCodecById } from './registry.js';
 export { adaptiveCodec, encodeBest } from './adaptive.js';
 export { lz4Codec } from './lz4.js';

@@ -71,6 +71,18 @@ export interface NativeBinding {
    * `page`. Returns `page.byteLength`, or a `NATIVE_E_*` code with `page` untouched.
    */
   zstdDeltaDecompress(src: NativeBytes, page: NativeBytes): number;
+  /**
+   * `zstdCompress` for a multi-page block: `src` up to MAX_BLOCK_BYTES. Returns the bytes written,
+   * or 0 when the frame does not fit in `maxBytes` (@default dst.byteLength).
+   */
+  zstdCompressBlock(src: NativeBytes, dst: NativeBytes, level: number, maxBytes?: number): number;
+  /**
+   * `zstdDecompress` for a multi-page block: `dst` up to MAX_BLOCK_BYTES, filled exactly by one
+   * magicless frame. Returns `dst.byteLength` or a `NATIVE_E_*` code; never writes past `dst`.
+   */
+  zstdDecompressBlock(src: NativeBytes, dst: NativeBytes): number;
+  /** Largest block the zstd *Block functions accept, in bytes (64 pages of 64 KiB). */
+  readonly MAX_BLOCK_BYTES: number;
   /** libzstd's version as major*10000 + minor*100 + release. */
   readonly ZSTD_VERSION_NUMBER: number;
   /** The library's lowest (fastest, negative) and highest compression levels. */
@@ -95,7 +107,7 @@ function load(): NativeBinding {
     try {
       const b = require(path) as NativeBinding & Record<string, unknown>;
       // A stale build with other return codes would misreport errors: refuse it.
-      if (b.E_MALFORMED !== NATIVE_E_MALFORMED || b.DELTA_UNCHANGED !== NATIVE_DELTA_UNCHANGED || typeof b.zstdCompress !== 'function') {
+      if (b.E_MALFORMED !== NATIVE_E_MALFORMED || b.DELTA_UNCHANGED !== NATIVE_DELTA_UNCHANGED || typeof b.zstdCompress !== 'function' || typeof b.zstdCompressBlock !== 'function') {
         errors.push(`${path}: built from a different version of native/livemig_native.c`);
         continue;
       }

@@ -61,3 +61,17 @@ export interface EncodeChoice {
   /** Bytes written to `out`. */
   length: number;
 }
+
+/**
+ * Names of the multi-page block codecs (`block.ts`): one record carries up to 64 pages compressed
+ * together. They are not PageCodecs (a record holds many pages), so they have a table of their own.
+ */
+export type BlockCodecName = 'lz4-block' | 'zstd-block' | 'lz4-delta-block' | 'zstd-delta-block';
+
+/** Wire ids of the block codecs: the same id space as CODEC_IDS, appended after it. Append only. */
+export const BLOCK_CODEC_IDS = {
+  'lz4-block': 8,
+  'zstd-block': 9,
+  'lz4-delta-block': 10,
+  'zstd-delta-block': 11,
+} as const satisfies Record<BlockCodecName, number>;

@@ -1,7 +1,7 @@
 import { LivemigError, epochMs, systemClock, silentLogger, type Clock, type Logger } from '../core/index.js';
 import type { Guest, GuestDescription, SelfCheckResult } from '../guest/index.js';
 import { PageHashTable, memoryDigest } from '../guest/index.js';
-import { getCodec, getCodecById, codecNames } from '../codec/index.js';
+import { getCodec, getCodecById, codecNames, blockCodecById, blockCodecNames, copyBytes, xorBytes, MAX_BLOCK_PAGES } from '../codec/index.js';
 import type { Channel } from '../transport/index.js';
 import {
   FrameType, ReceiverSequence, decodeControl, forEachPageRecord, negotiate, refusalAck, DEFAULT_MAX_FRAME_BYTES, SUPPORTED_PROTOCOL_VERSIONS,
@@ -72,7 +72,7 @@ export async function runDestination(opts: DestinationOptions): Promise<Destinat
     report.sessionId = hello.body.sessionId;
     let ack;
     try {
-      ack = negotiate(hello.body, { codecs: codecNames(), pageSize: hello.body.guest.pageSize, maxFrameBytes, protocolVersions: SUPPORTED_PROTOCOL_VERSIONS });
+      ack = negotiate(hello.body, { codecs: [...codecNames(), ...blockCodecNames()], pageSize: hello.body.guest.pageSize, maxFrameBytes, protocolVersions: SUPPORTED_PROTOCOL_VERSIONS });
     } catch (err) {
       if (err instanceof LivemigError) await peer.sendControl(FrameType.HELLO_ACK, refusalAck(err, { maxFrameBytes }));
       throw err;
@@ -91,6 +91,8 @@ export async function runDestination(opts: DestinationOptions): Promise<Destinat
     // Pages never written here are still zero: a zero record for them needs neither a fill nor a hash.
     const written = new Uint8Array(g.pageCount);
     const zeroId = getCodec('zero').id;
+    // Where a multi-page block is decompressed (and validated) before any of its pages is written.
+    let blockScratch: Uint8Array | null = null;
     log.debug(`session ${report.sessionId}: ${g.pageCount} pages of ${g.pageSize} bytes`);
 
     for (;;) {
@@ -100,8 +102,28 @@ export async function runDestination(opts: DestinationOptions): Promise<Destinat
       report['wire-bytes-received'] += frame.body.length;
       if (frame.type === FrameType.PAGES) {
         const t = performance.now();
-        const n = forEachPageRecord(frame.body, (index, codecId, payload) => {
+        // Pages, not records: a block record carries several (ROUND_END counts pages).
+        let n = 0;
+        forEachPageRecord(frame.body, (index, codecId, payload) => {
           if (index >= g.pageCount) throw new LivemigError('LIVEMIG_E_WIRE_MALFORMED', `Page index ${index} is past the guest's ${g.pageCount} pages`);
+          const block = blockCodecById(codecId);
+          if (block !== undefined) {
+            if (!allowed.has(block.name)) throw new LivemigError('LIVEMIG_E_HANDSHAKE', `The source sent codec '${block.name}', which was not negotiated`);
+            blockScratch ??= new Uint8Array(MAX_BLOCK_PAGES * g.pageSize);
+            // decode validates the whole block first: a malformed one throws having written no page.
+            const { pages, data } = block.decode(payload, index, g.pageCount, g.pageSize, blockScratch);
+            for (let k = 0; k < pages.length; k++) {
+              const page = g.page(pages[k]);
+              const bytes = data.subarray(k * g.pageSize, (k + 1) * g.pageSize);
+              if (block.delta) xorBytes(page, page, bytes);
+              else copyBytes(bytes, page);
+              written[pages[k]] = 1;
+              table.set(pages[k], page);
+            }
+            n += pages.length;
+            return;
+          }
+          n++;
           const codec = getCodecById(codecId);
           if (!allowed.has(codec.name)) throw new LivemigError('LIVEMIG_E_HANDSHAKE', `The source sent codec '${codec.name}', which was not negotiated`);
           if (codecId === zeroId && payload.length === 0) {

@@ -13,6 +13,7 @@
 import type { EncodeCounters, MigrationCodec } from './page-encoder.js';
 import type { CachePolicy } from '../cache/index.js';
 import type { RoundEncoderOptions } from './round-encoder.js';
+import type { PlanOrder, PlanSamples } from './codec-plan.js';
 
 /** Pages are dealt to workers in runs of this many, so neighbouring pages stay on one worker. */
 export const PAGES_PER_RUN = 64;
@@ -52,6 +53,8 @@ export interface EncodeWorkerData {
   /** PageHashTable entries (u64 per page), written for the pages this worker sends. */
   hashes: SharedArrayBuffer;
   batchBytes: number;
+  /** Multi-page block span (1 = page by page); see RoundEncoderOptions.blockPages. */
+  blockPages: number;
   /** Int32 per worker: frames it may still post before the main thread has emitted one. */
   credits: SharedArrayBuffer;
 }
@@ -73,10 +76,13 @@ export interface FrameMessage {
   type: 'frame';
   buffer: ArrayBuffer;
   byteLength: number;
+  /** Pages the frame carries (a block record counts each member). */
   records: number;
   payloadBytes: number;
   /** Pages of the round handled since the previous frame (unchanged ones included). */
   pagesDone: number;
+  /** adaptive only: what the worker learned about the codec plans since its previous message. */
+  samples?: PlanSamples;
 }
 
 export interface RoundDoneMessage {
@@ -86,6 +92,14 @@ export interface RoundDoneMessage {
   counters: EncodeCounters;
   /** Pages handled after the last frame. */
   pagesDone: number;
+  /** adaptive only: as in FrameMessage. */
+  samples?: PlanSamples;
+}
+
+/** adaptive only: the codec plan for the pages that follow (applied between frames, even mid-round). */
+export interface PlanMessage {
+  type: 'plan';
+  order: PlanOrder;
 }
 
 export interface WorkerErrorMessage {
@@ -95,4 +109,4 @@ export interface WorkerErrorMessage {
 }
 
 export type ToMain = FrameMessage | RoundDoneMessage | WorkerErrorMessage;
-export type ToWorker = RoundJob | RecycleMessage;
+export type ToWorker = RoundJob | RecycleMessage | PlanMessage;

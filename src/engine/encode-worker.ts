@@ -10,6 +10,7 @@ import { hashPage, zeroPageHash } from '../guest/digest.js';
 import { PageBatchBuilder } from '../wire/index.js';
 import { FramePool } from './frame-pool.js';
 import { PageEncoder } from './page-encoder.js';
+import { PageRecordWriter, blockSettingsOf } from './page-record-writer.js';
 import { localIndexOf, localPageCount, type EncodeWorkerData, type RoundJob, type ToMain, type ToWorker } from './encode-worker-protocol.js';
 
 const data = workerData as EncodeWorkerData;
@@ -25,6 +26,8 @@ const pool = new FramePool(data.batchBytes);
 const builder = new PageBatchBuilder(data.batchBytes, pool.allocate);
 const cur = new Uint8Array(pageSize);
 const zeroHash = zeroPageHash(pageSize);
+const writer = new PageRecordWriter(encoder, builder, pageSize, blockSettingsOf(data.codec, data.blockPages, data.codecOptions),
+  (index, bytes) => (hashes[index] = bytes === null ? zeroHash : hashPage(bytes)));
 // Frame seq is informational (the destination orders nothing by it): each worker numbers its own
 // frames, interleaved with the others' so that numbers stay distinct.
 let framesPosted = 0;
@@ -45,11 +48,12 @@ async function encodeRound(job: RoundJob): Promise<void> {
   let sinceFrame = 0;
   const flush = async () => {
     if (builder.count === 0) return;
-    const records = builder.count;
+    // Pages, not records: a block record counts each page it carries.
+    const records = writer.takeBatchPages();
     const payloadBytes = builder.payloadBytes;
     const frame = builder.finish({ round, seq: (framesPosted++ * threads + me) >>> 0, flags });
     takeCredit();
-    post({ type: 'frame', buffer: frame.buffer as ArrayBuffer, byteLength: frame.byteLength, records, payloadBytes, pagesDone: sinceFrame }, [frame.buffer as ArrayBuffer]);
+    post({ type: 'frame', buffer: frame.buffer as ArrayBuffer, byteLength: frame.byteLength, records, payloadBytes, pagesDone: sinceFrame, samples: encoder.takeSamples() }, [frame.buffer as ArrayBuffer]);
     sinceFrame = 0;
     // Lets recycled buffers in before the next batch is allocated.
     await yieldToLoop();
@@ -59,22 +63,13 @@ async function encodeRound(job: RoundJob): Promise<void> {
     let page: Uint8Array = memory.subarray(index * pageSize, (index + 1) * pageSize);
     // Same rule as the inline encoder: delta codecs work on a stable copy of the page.
     if (stable) page = (copyBytes(page, cur), cur);
-    let out = builder.reserve(pageSize);
-    if (!out) {
-      await flush();
-      out = builder.reserve(pageSize)!;
-    }
-    const e0 = performance.now();
-    const enc = encoder.encode(localIndexOf(index, threads), page, round, out);
-    encoder.counters.encodeMs += performance.now() - e0;
-    if (enc !== null) {
-      builder.commit(index, enc.codecId, enc.length);
-      hashes[index] = enc.outcome === 'zero' ? zeroHash : hashPage(page);
-    }
+    const wait = writer.page(index, localIndexOf(index, threads), page, round, flush);
+    if (wait) await wait;
     sinceFrame++;
   }
+  await writer.end(flush);
   await flush();
-  post({ type: 'done', round, counters: { ...encoder.counters }, pagesDone: sinceFrame });
+  post({ type: 'done', round, counters: { ...encoder.counters }, pagesDone: sinceFrame, samples: encoder.takeSamples() });
 }
 
 // Rounds arrive one at a time (the main thread waits for every worker's `done`), so a chain keeps them in order.
@@ -82,6 +77,10 @@ let chain = Promise.resolve();
 port.on('message', (m: ToWorker) => {
   if (m.type === 'recycle') {
     pool.release(new Uint8Array(m.buffer));
+    return;
+  }
+  if (m.type === 'plan') {
+    encoder.setPlan(m.order);
     return;
   }
   chain = chain.then(() => encodeRound(m)).catch((err: unknown) => {

@@ -7,3 +7,6 @@ export { evaluateModel, type ModelReport } from './model.js';
 export { formatSummary, type MigrationReport, type RoundRow } from './report.js';
 export { InlineRoundEncoder, type RoundEncoder, type RoundEncoderOptions, type RoundResult, type EmitFrame } from './round-encoder.js';
 export { WorkerRoundEncoder, createRoundEncoder, type WorkerEncoderOptions } from './worker-round-encoder.js';
+export { DEFAULT_BLOCK_PAGES, blockSettingsOf, blockWireCodecs, type BlockSettings } from './page-record-writer.js';
+export { CodecChooser, choosePlan, PLAN_PRIORS, type CodecChoice, type PlanStats, type PageMix } from './codec-chooser.js';
+export { CODEC_PLANS, type CodecPlanName, type PlanOrder, type PlanSamples } from './codec-plan.js';

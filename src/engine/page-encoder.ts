@@ -1,6 +1,9 @@
 import { LivemigError } from '../core/index.js';
 import type { PageCache } from '../cache/index.js';
-import { CODEC_IDS, getCodec, encodeBest, type CodecOptions, type PageCodec } from '../codec/index.js';
+// Multi-page blocks (classify below) stage XOR deltas for the block writer.
+import { xorBytes } from '../codec/block.js';
+import { CODEC_IDS, getCodec, type CodecOptions, type PageCodec } from '../codec/index.js';
+import { PlanSampler, encodeWithPlan, type PlanOrder, type PlanSamples } from './codec-plan.js';
 
 /** The codec choices of a migration (`--codec`). */
 export type MigrationCodec = 'none' | 'lz4' | 'xbzrle' | 'lz4-delta' | 'adaptive' | 'zstd' | 'zstd-delta';
@@ -9,7 +12,8 @@ export const MIGRATION_CODECS: readonly MigrationCodec[] = ['none', 'lz4', 'xbzr
 /** Codec ids a migration with `codec` may put on the wire (for the handshake's codec list). */
 export function wireCodecsOf(codec: MigrationCodec): string[] {
   const base = ['zero', 'raw', 'lz4', 'xbzrle', 'lz4-delta'];
-  return codec === 'zstd' || codec === 'zstd-delta' ? [...base, 'zstd', 'zstd-delta'] : base;
+  // adaptive's plans include the zstd family (dropped if the destination lacks it; see source.ts).
+  return codec === 'zstd' || codec === 'zstd-delta' || codec === 'adaptive' ? [...base, 'zstd', 'zstd-delta'] : base;
 }
 
 /** How one page went out. */
@@ -52,6 +56,8 @@ function zeroPageOf(size: number): Buffer {
  * save_xbzrle_page, a hit updates the cached copy to what was sent and an unchanged page is not
  * sent at all. Unlike QEMU, round 0 fills the cache too (QEMU starts caching only in round 1), so a
  * page re-dirtied in round 1 can already go as a delta; LRU lets hot pages displace cold ones.
+ * With `adaptive`, the codecs come from the plan the chooser set (`setPlan`), which may change
+ * between any two pages.
  */
 export class PageEncoder {
   readonly codec: MigrationCodec;
@@ -60,11 +66,12 @@ export class PageEncoder {
   readonly #full: PageCodec;
   readonly #raw: PageCodec;
   readonly #zero: Buffer;
-  readonly #scratch: Uint8Array;
   /** Pages whose last sent version was all zero: their delta base is the zero page, not a cache slot. */
   readonly #sentZero: Uint8Array;
   /** The round the cache was last synced for: each new round is one dirty sync (QEMU's age). */
   #syncedRound = 0;
+  /** adaptive only: the plan in force and what the candidates cost (codec-plan.ts). */
+  readonly #sampler: PlanSampler | null;
   readonly counters: EncodeCounters = emptyCounters();
 
   /** `options` carries codec parameters (the zstd level; @default level 1). */
@@ -77,8 +84,18 @@ export class PageEncoder {
       : codec === 'zstd' || codec === 'zstd-delta' ? getCodec('zstd', options) : getCodec('lz4');
     this.#raw = getCodec('raw');
     this.#zero = zeroPageOf(pageSize);
-    this.#scratch = new Uint8Array(pageSize * 2);
     this.#sentZero = new Uint8Array(this.#cache ? pageCount : 0);
+    this.#sampler = codec === 'adaptive' ? new PlanSampler(pageSize) : null;
+  }
+
+  /** adaptive only (ignored otherwise): the plan for the pages that follow, from the chooser. */
+  setPlan(order: PlanOrder): void {
+    this.#sampler?.setOrder(order);
+  }
+
+  /** adaptive only: what was learned since the last call (undefined for a fixed codec). */
+  takeSamples(): PlanSamples | undefined {
+    return this.#sampler?.take();
   }
 
   /** Whether a cache is in use (delta codecs only). */
@@ -97,6 +114,7 @@ export class PageEncoder {
       this.#syncedRound = round;
       cache.sync();
     }
+    this.#sampler?.handled();
     if (this.#zero.equals(page)) {
       c.zeroPages++;
       // Zero pages take no cache slot: a flag remembers them as a delta base.
@@ -115,6 +133,7 @@ export class PageEncoder {
       if (old) c.cacheHits++;
       else c.cacheMisses++;
     }
+    if (this.#sampler) return this.#encodeAdaptive(this.#sampler, index, old, page, out);
     if (old) {
       const r = this.#encodeDelta(old, page, out);
       if (r === 'unchanged') {
@@ -137,23 +156,99 @@ export class PageEncoder {
     return { ...full, outcome: 'full' };
   }
 
-  #encodeDelta(old: Uint8Array, page: Uint8Array, out: Uint8Array): { codecId: number; length: number } | 'unchanged' | null {
-    if (this.codec === 'adaptive') {
-      if (Buffer.from(old.buffer, old.byteOffset, old.byteLength).equals(page)) return 'unchanged';
-      const choice = encodeBest(old, page, out, this.#scratch);
-      // Only a delta counts as a delta; a full-page winner is treated as an overflow.
-      return choice.codec.delta ? { codecId: choice.codec.id, length: choice.length } : null;
+  /**
+   * adaptive: the page goes out with the plan in force (a blend alternates two), timed for the
+   * chooser; every so often the other plans encode it into scratch too (PlanSampler).
+   */
+  #encodeAdaptive(sampler: PlanSampler, index: number, old: Uint8Array | null, page: Uint8Array, out: Uint8Array): { codecId: number; length: number; outcome: PageOutcome } | null {
+    const c = this.counters;
+    const plan = sampler.next();
+    if (old) {
+      // A plan without a delta codec still skips unchanged pages.
+      if (plan.delta === null && Buffer.from(old.buffer, old.byteOffset, old.byteLength).equals(page)) {
+        c.unchangedPages++;
+        return null;
+      }
+      // Sampled before the insert below overwrites the cached version.
+      sampler.offer('delta', page, old);
+    } else {
+      sampler.offer('full', page, null);
     }
+    const t0 = performance.now();
+    const r = encodeWithPlan(plan, old, page, out);
+    const ms = performance.now() - t0;
+    if (r.delta && r.length === 0) {
+      c.unchangedPages++;
+      return null;
+    }
+    sampler.own(plan.name, old ? 'delta' : 'full', r.length, ms);
+    this.#cache?.insert(index, page);
+    if (r.delta) {
+      c.deltaPages++;
+      c.deltaPayloadBytes += r.length;
+      return { codecId: r.codec.id, length: r.length, outcome: 'delta' };
+    }
+    // A hit whose delta did not pay is an overflow; a plan without deltas sends hits in full by design.
+    if (old && plan.delta !== null) c.overflowPages++;
+    c.fullPages++;
+    c.fullPayloadBytes += r.length;
+    return { codecId: r.codec.id, length: r.length, outcome: 'full' };
+  }
+
+  // ---- Multi-page blocks (block-writer.ts): the choice of `encode` without the encoding. ----
+
+  /**
+   * Decides how page `index` travels, updates the cache and the page counters exactly as `encode`
+   * would, and encodes nothing: the caller compresses the page together with its neighbours. For
+   * 'delta' (a cache hit that changed) it writes `old ^ page` into `xorOut` first, since the cache
+   * slot holding `old` is overwritten by the insert. Payload byte counters are the caller's to add.
+   * 'full' is also what a cache miss gives. Not for `adaptive`, which chooses per page by encoding.
+   */
+  classify(index: number, page: Uint8Array, round: number, xorOut: Uint8Array): PageOutcome {
+    const c = this.counters;
+    const cache = this.#cache;
+    if (cache && round !== this.#syncedRound) {
+      this.#syncedRound = round;
+      cache.sync();
+    }
+    if (this.#zero.equals(page)) {
+      c.zeroPages++;
+      if (cache) this.#sentZero[index] = 1;
+      return 'zero';
+    }
+    let old: Uint8Array | null = null;
+    if (cache && this.#sentZero[index]) {
+      old = this.#zero;
+      this.#sentZero[index] = 0;
+    } else if (cache && round > 0) {
+      old = cache.lookup(index);
+    }
+    if (cache && round > 0) {
+      if (old) c.cacheHits++;
+      else c.cacheMisses++;
+    }
+    if (old) {
+      if (Buffer.from(old.buffer, old.byteOffset, old.byteLength).equals(page)) {
+        c.unchangedPages++;
+        return 'unchanged';
+      }
+      xorBytes(xorOut, old, page);
+      cache!.insert(index, page);
+      c.deltaPages++;
+      return 'delta';
+    }
+    cache?.insert(index, page);
+    c.fullPages++;
+    return 'full';
+  }
+
+  #encodeDelta(old: Uint8Array, page: Uint8Array, out: Uint8Array): { codecId: number; length: number } | 'unchanged' | null {
     const n = this.#delta!.encode(old, page, out);
     if (n === 0) return 'unchanged';
     return n === null ? null : { codecId: this.#delta!.id, length: n };
   }
 
   #encodeFull(page: Uint8Array, out: Uint8Array): { codecId: number; length: number } {
-    if (this.codec === 'adaptive') {
-      const choice = encodeBest(null, page, out, this.#scratch);
-      return { codecId: choice.codec.id, length: choice.length };
-    }
     const n = this.#full.encode(null, page, out);
     if (n !== null) return { codecId: this.#full.id, length: n };
     const r = this.#raw.encode(null, page, out);

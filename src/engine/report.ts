@@ -3,6 +3,7 @@ import type { EncodeCounters } from './page-encoder.js';
 import type { ModelReport } from './model.js';
 import type { PathStats } from '../transport/index.js';
 import type { SelfCheckResult } from '../guest/index.js';
+import type { RoundCodecChoice } from './codec-adapt.js';
 
 /** One pre-copy round, as the source saw it. */
 export interface RoundRow {
@@ -37,6 +38,11 @@ export interface RoundRow {
   /** The convergence policy's estimate after this round. */
   'expected-downtime-ms': number | null;
   decision: string;
+  /**
+   * `adaptive` only: the codec plan chosen for the round and why (the link rate assumed, each
+   * candidate's learned CPU rate, ratio and predicted time), plus any mid-round switches.
+   */
+  'codec-choice'?: RoundCodecChoice;
 }
 
 /**
@@ -118,5 +124,18 @@ export function formatSummary(r: MigrationReport): string {
     `verified        ${r.verified ? 'yes, digests match' : 'NO'}`,
     `self-check      ${r['self-check'] ? `${r['self-check'].ok ? 'passed' : 'FAILED'} (${r['self-check'].detail})` : 'not run'}`,
   ];
+  for (const row of r.rounds) if (row['codec-choice']) lines.push(formatCodecChoice(row.round, row['codec-choice']));
   return lines.join('\n');
+}
+
+/**
+ * One line per round for `adaptive`: the plan, the link rate assumed, and per candidate its
+ * CPU rate (MB/s), ratio and predicted time, e.g.
+ * `codec r0      lz4-delta (link 125 MB/s) | raw 2900 MB/s x1.00 4295 ms; lz4-delta 610 MB/s x0.41 1720 ms; ...`
+ */
+export function formatCodecChoice(round: number, c: RoundCodecChoice): string {
+  const mbs = (b: number | null) => (b === null ? 'fast' : `${(b / 1e6).toFixed(0)} MB/s`);
+  const cands = c.candidates.map((x) => `${x.plan} ${mbs(x.cpuBytesPerSec)} x${x.ratio.toFixed(2)} ${x.predictedMs.toFixed(0)} ms`).join('; ');
+  const switches = c.switches?.length ? ` -> ${c.switches.map((s) => `${s.plan} at ${s['at-ms']} ms`).join(', ')}` : '';
+  return `codec r${String(round).padEnd(8)}${c.plan} (link ${mbs(c.linkBytesPerSec)})${switches} | ${cands}`;
 }

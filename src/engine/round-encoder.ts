@@ -4,12 +4,14 @@ import { copyBytes, type CodecOptions } from '../codec/index.js';
 import { PageBatchBuilder } from '../wire/index.js';
 import { PageEncoder, type EncodeCounters, type MigrationCodec } from './page-encoder.js';
 import { FramePool } from './frame-pool.js';
+import { PageRecordWriter, blockSettingsOf } from './page-record-writer.js';
+import type { PlanOrder, PlanSamples } from './codec-plan.js';
 
 /** Hands one finished PAGES frame to the transport; `onSent` gives its buffer back for reuse. */
 export type EmitFrame = (frame: Uint8Array, onSent: () => void) => Promise<void>;
 
 export interface RoundResult {
-  /** Page records sent (unchanged pages are not). */
+  /** Pages sent: one per page record, each member of a block record (unchanged pages are not sent). */
   records: number;
   /** Codec payload bytes of those records. */
   payloadBytes: number;
@@ -36,6 +38,10 @@ export interface RoundEncoder {
     progress?: (pagesDone: number) => void,
   ): Promise<RoundResult>;
   close(): Promise<void>;
+  /** adaptive only: the codec plan for the pages that follow; may be called between frames of a round. */
+  setPlan?(order: PlanOrder): void;
+  /** adaptive only: what the encoders learned about the plans since the last call. */
+  takeSamples?(): PlanSamples | undefined;
 }
 
 export interface RoundEncoderOptions {
@@ -47,6 +53,11 @@ export interface RoundEncoderOptions {
   batchBytes: number;
   /** Codec parameters (the zstd level) for the PageEncoder. @default {} */
   codecOptions?: CodecOptions;
+  /**
+   * Multi-page blocks: consecutive pages within this many indexes go out compressed together
+   * (lz4 and zstd codec families only; 1 = page by page, at most 64). @default DEFAULT_BLOCK_PAGES
+   */
+  blockPages?: number;
 }
 
 /** Encodes on the calling thread, one page after another. */
@@ -57,6 +68,7 @@ export class InlineRoundEncoder implements RoundEncoder {
   readonly #pool: FramePool;
   readonly #builder: PageBatchBuilder;
   readonly #cur: Uint8Array;
+  readonly #writer: PageRecordWriter;
 
   constructor(o: RoundEncoderOptions) {
     this.#guest = o.guest;
@@ -65,6 +77,10 @@ export class InlineRoundEncoder implements RoundEncoder {
     this.#pool = new FramePool(o.batchBytes);
     this.#builder = new PageBatchBuilder(o.batchBytes, this.#pool.allocate);
     this.#cur = new Uint8Array(o.guest.pageSize);
+    const table = o.table;
+    const pageSize = o.guest.pageSize;
+    this.#writer = new PageRecordWriter(this.#encoder, this.#builder, pageSize, blockSettingsOf(o.codec, o.blockPages, o.codecOptions),
+      (index, bytes) => (bytes === null ? table.setZero(index, pageSize) : table.set(index, bytes)));
   }
 
   get counters(): EncodeCounters {
@@ -79,13 +95,14 @@ export class InlineRoundEncoder implements RoundEncoder {
     const guest = this.#guest;
     const encoder = this.#encoder;
     const builder = this.#builder;
-    const table = this.#table;
+    const writer = this.#writer;
     const pool = this.#pool;
+    // Pages sent (a block counts its members), which ROUND_END announces.
     let records = 0;
     let payloadBytes = 0;
     const flush = async () => {
       if (builder.count === 0) return;
-      records += builder.count;
+      records += writer.takeBatchPages();
       payloadBytes += builder.payloadBytes;
       const frame = builder.finish({ round, seq: header.nextSeq(), flags: header.flags });
       await emit(frame, () => pool.release(frame));
@@ -98,24 +115,22 @@ export class InlineRoundEncoder implements RoundEncoder {
       const index = pages[k];
       let page = guest.page(index);
       if (stable) page = (copyBytes(page, this.#cur), this.#cur);
-      let out = builder.reserve(guest.pageSize);
-      if (!out) {
-        await flush();
-        out = builder.reserve(guest.pageSize)!;
-      }
-      const e0 = performance.now();
-      const enc = encoder.encode(index, page, round, out);
-      encoder.counters.encodeMs += performance.now() - e0;
-      if (enc !== null) {
-        builder.commit(index, enc.codecId, enc.length);
-        if (enc.outcome === 'zero') table.setZero(index, guest.pageSize);
-        else table.set(index, page);
-      }
+      const wait = writer.page(index, index, page, round, flush);
+      if (wait) await wait;
       if (progress && ((k + 1) & 4095) === 0) progress(k + 1);
     }
+    await writer.end(flush);
     await flush();
     return { records, payloadBytes };
   }
 
   async close(): Promise<void> {}
+
+  setPlan(order: PlanOrder): void {
+    this.#encoder.setPlan(order);
+  }
+
+  takeSamples(): PlanSamples | undefined {
+    return this.#encoder.takeSamples();
+  }
 }

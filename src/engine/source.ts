@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { LivemigError, epochMs, systemClock, silentLogger, type Clock, type Logger } from '../core/index.js';
 import type { Guest } from '../guest/index.js';
 import { PageHashTable, memoryDigest, DIGEST_ALGORITHM } from '../guest/index.js';
@@ -8,10 +9,14 @@ import { FrameType, FrameFlags, PROTOCOL_VERSION, DEFAULT_MAX_FRAME_BYTES, type 
 import { ConvergencePolicy, type ConvergenceOptions, type ConvergenceDecision } from './convergence.js';
 import type { EncodeCounters, MigrationCodec } from './page-encoder.js';
 import { wireCodecsOf } from './page-encoder.js';
+import { blockWireCodecs } from './page-record-writer.js';
 import { RateMeter, TokenBucket } from './rate.js';
 import { Peer } from './peer.js';
 import { InlineRoundEncoder, type RoundEncoder, type RoundEncoderOptions } from './round-encoder.js';
 import { buildReport } from './build-report.js';
+import { AdaptiveDriver, plannedEncoder } from './codec-adapt.js';
+import { CodecChooser } from './codec-chooser.js';
+import { CODEC_PLANS, planNeedsZstd } from './codec-plan.js';
 import type { MigrationReport, RoundRow } from './report.js';
 
 /** Live progress, for a progress bar. */
@@ -35,6 +40,11 @@ export interface SourceOptions {
   cache?: PageCache | null;
   /** Compression level of the zstd codecs (1..19, fast -7..-1). @default 1 */
   zstdLevel?: number;
+  /**
+   * Multi-page blocks: pages within this many indexes are compressed together (1 = off, at most 64;
+   * lz4 and zstd codec families only, see page-record-writer.ts). @default DEFAULT_BLOCK_PAGES
+   */
+  blockPages?: number;
   convergence?: Partial<ConvergenceOptions>;
   /** Cap on the sending rate in bytes/s, as QEMU's max-bandwidth; 0 = unlimited. @default 0 */
   maxBandwidthBytesPerSec?: number;
@@ -101,7 +111,7 @@ export async function runSource(opts: SourceOptions): Promise<MigrationReport> {
     await peer.sendControl(FrameType.HELLO, {
       protocolVersion: PROTOCOL_VERSION,
       sessionId: randomUUID(),
-      codecs: wireCodecsOf(codec),
+      codecs: [...wireCodecsOf(codec), ...blockWireCodecs(codec, opts.blockPages)],
       pageSize: guest.pageSize,
       guest: guest.description,
       transport: opts.transportLabel ?? opts.channel.transport,
@@ -115,13 +125,28 @@ export async function runSource(opts: SourceOptions): Promise<MigrationReport> {
     // An older destination may not decode zstd: say so now rather than at the first page.
     const missing = (codec === 'zstd' ? ['zstd'] : codec === 'zstd-delta' ? ['zstd', 'zstd-delta'] : []).filter((c) => !ack.codecs.includes(c));
     if (missing.length > 0) throw new LivemigError('LIVEMIG_E_HANDSHAKE', `The destination does not decode ${missing.join(', ')}, which --codec ${codec} needs; upgrade it or choose another codec`);
+    const blocksMissing = blockWireCodecs(codec, opts.blockPages).filter((c) => !ack.codecs.includes(c));
+    if (blocksMissing.length > 0) throw new LivemigError('LIVEMIG_E_HANDSHAKE', `The destination does not decode ${blocksMissing.join(', ')} (multi-page blocks); upgrade it or pass --block-pages 1`);
+    // adaptive does without its zstd plans when the destination cannot decode them.
+    const zstdOk = ack.codecs.includes('zstd') && ack.codecs.includes('zstd-delta');
+    if (codec === 'adaptive' && !zstdOk) log.info('the destination does not decode zstd; adaptive chooses among raw and lz4-delta only');
     setupMs = clock.now() - t0;
     log.debug(`handshake done in ${setupMs.toFixed(1)} ms, frames up to ${maxFrameBytes} bytes`);
 
     // Batches well below the frame limit keep encoding, sending and decoding overlapped.
     const batchBytes = Math.min(maxFrameBytes, opts.batchBytes ?? 256 * 1024);
-    encoder = (opts.createEncoder ?? ((o: RoundEncoderOptions) => new InlineRoundEncoder(o)))({ guest, codec, cache: opts.cache ?? null, table, batchBytes, codecOptions: { zstdLevel: opts.zstdLevel } });
+    encoder = (opts.createEncoder ?? ((o: RoundEncoderOptions) => new InlineRoundEncoder(o)))({ guest, codec, cache: opts.cache ?? null, table, batchBytes, codecOptions: { zstdLevel: opts.zstdLevel }, blockPages: opts.blockPages });
     const enc = encoder;
+    // adaptive: a plan per round (and mid-round), following the link; see codec-adapt.ts.
+    const planned = codec === 'adaptive' ? plannedEncoder(enc) : null;
+    const threads = Math.min((enc as { threads?: number }).threads ?? 1, availableParallelism());
+    const adapt = planned && new AdaptiveDriver(planned, new CodecChooser({
+      pageSize: guest.pageSize,
+      threads,
+      capBytesPerSec: opts.maxBandwidthBytesPerSec ?? 0,
+      candidates: CODEC_PLANS.filter((p) => zstdOk || !planNeedsZstd(p)),
+    }), clock, () => peer.wireBytesSent, { cacheSlots: opts.cache?.slots });
+    const emit = adapt ? adapt.wrap(sendFrame) : sendFrame;
     if (!guest.running) await guest.resume();
 
     /** Sends one round's pages; returns its row. */
@@ -134,10 +159,12 @@ export async function runSource(opts: SourceOptions): Promise<MigrationReport> {
       if (phase === 'stop-copy') await peer.sendControl(FrameType.STOP_COPY, { round, pagesRemaining: pages.length }, { round, flags });
       else await peer.sendControl(FrameType.ROUND_START, { round, dirtyPages: pages.length }, { round, flags });
       const progress = opts.onProgress;
+      adapt?.beginRound(round, pages.length);
       const { records, payloadBytes } = await enc.encodeRound(
-        round, pages, { flags, nextSeq: () => peer.nextSeq() }, sendFrame,
+        round, pages, { flags, nextSeq: () => peer.nextSeq() }, emit,
         progress && ((done) => progress({ round, phase, dirtyPages: pages.length, pagesDone: done, wireBytes: peer.wireBytesSent, bytesPerSec: meter.bytesPerSec(), expectedDowntimeMs: lastDecision?.expectedDowntimeMs ?? null, throttle: policy.throttle })),
       );
+      const choice = adapt?.endRound(round);
       await peer.sendControl(FrameType.ROUND_END, { round, pages: records, payloadBytes }, { round, flags });
       const c = diffCounters(enc.counters, c0);
       const durationMs = clock.now() - start;
@@ -163,6 +190,7 @@ export async function runSource(opts: SourceOptions): Promise<MigrationReport> {
         throttle: policy.throttle,
         'expected-downtime-ms': null,
         decision: '',
+        ...(choice ? { 'codec-choice': choice } : {}),
       };
     };
 

@@ -3,7 +3,9 @@ import { LivemigError } from '../core/index.js';
 import type { PageCache } from '../cache/index.js';
 import { PageEncoder, addCounters, emptyCounters, type EncodeCounters } from './page-encoder.js';
 import { InlineRoundEncoder, type EmitFrame, type RoundEncoder, type RoundEncoderOptions, type RoundResult } from './round-encoder.js';
+import { DEFAULT_BLOCK_PAGES, checkBlockPages } from './page-record-writer.js';
 import { workerOf, type EncodeWorkerData, type RoundJob, type ToMain } from './encode-worker-protocol.js';
+import { emptySamples, mergeSamples, type PlanOrder, type PlanSamples } from './codec-plan.js';
 
 /** Options of a WorkerRoundEncoder beyond the RoundEncoder's own. */
 export interface WorkerEncoderOptions {
@@ -40,6 +42,8 @@ export class WorkerRoundEncoder implements RoundEncoder {
   #failure: LivemigError | null = null;
   #closing: Promise<void> | null = null;
   #broken = false;
+  /** adaptive only: samples that came with the workers' messages since takeSamples(). */
+  #samples: PlanSamples = emptySamples();
 
   constructor(o: RoundEncoderOptions, w: WorkerEncoderOptions) {
     const buffer = o.guest.memory.buffer;
@@ -50,6 +54,8 @@ export class WorkerRoundEncoder implements RoundEncoder {
       throw new LivemigError('LIVEMIG_E_INVALID_OPTION', `Expected threads to be an integer from 1 to 64, got ${w.threads}`);
     }
     const threads = w.threads;
+    // Checked here, not in a worker, so a bad value fails the constructor rather than the first round.
+    checkBlockPages(o.blockPages ?? DEFAULT_BLOCK_PAGES);
     const inFlight = w.framesInFlight ?? 4;
     this.#threads = threads;
     this.#batchBytes = o.batchBytes;
@@ -69,7 +75,7 @@ export class WorkerRoundEncoder implements RoundEncoder {
         pageSize: o.guest.pageSize, pageCount: o.guest.pageCount,
         codec: o.codec, codecOptions: o.codecOptions ?? {}, cache,
         hashes: shared ?? (this.#privateHashes!.buffer as SharedArrayBuffer),
-        batchBytes: o.batchBytes, credits: creditBuffer,
+        batchBytes: o.batchBytes, blockPages: o.blockPages ?? DEFAULT_BLOCK_PAGES, credits: creditBuffer,
       };
       const worker = new Worker(new URL('./encode-worker.js', import.meta.url), { workerData });
       worker.on('message', (m: ToMain) => this.#deliver(i, m));
@@ -120,6 +126,7 @@ export class WorkerRoundEncoder implements RoundEncoder {
           records += m.records;
           payloadBytes += m.payloadBytes;
           pagesDone += m.pagesDone;
+          mergeSamples(this.#samples, m.samples);
           await emit(frame, () => this.#recycle(worker, m.buffer));
           this.#check();
           Atomics.add(this.#credits, worker, 1);
@@ -128,6 +135,7 @@ export class WorkerRoundEncoder implements RoundEncoder {
           if (m.round !== round) throw this.#fail(worker, `answered round ${m.round} during round ${round}`);
           this.#perWorker[worker] = m.counters;
           pagesDone += m.pagesDone;
+          mergeSamples(this.#samples, m.samples);
           done++;
         } else {
           throw this.#fail(worker, m.message, m.code);
@@ -144,6 +152,18 @@ export class WorkerRoundEncoder implements RoundEncoder {
     } finally {
       for (const w of this.#workers) w.unref();
     }
+  }
+
+  /** adaptive only: every worker takes `order` for its next pages (between frames, even mid-round). */
+  setPlan(order: PlanOrder): void {
+    for (const w of this.#workers) w.postMessage({ type: 'plan', order });
+  }
+
+  /** adaptive only: the workers' samples received since the last call (encode times summed over threads). */
+  takeSamples(): PlanSamples | undefined {
+    const s = this.#samples;
+    this.#samples = emptySamples();
+    return s;
   }
 
   /** Frames received from workers and not yet emitted (diagnostics and tests). */

@@ -9,8 +9,9 @@ Suites:
   wire        building and parsing page batches
   transport   TCP channel throughput against a raw socket pipe
   migrate     whole migrations: workloads × codecs × guest sizes, capped and uncapped
-  qemu        QEMU direct, with XBZRLE, with MPTCP, against livemig through its proxy
+  qemu        QEMU direct, XBZRLE, MPTCP and multifd+zstd against livemig through its proxy (loopback or testbed)
   qemu-stream QEMU stream parse and rewrite against a plain copy
+  blocks      multi-page blocks (16, 64 pages) against page-by-page records, wire bytes and time
   parallel    encoding in worker threads against inline, and whole migrations with 1 and 2 threads
   paths       tcp, mptcp and multipath over shaped testbed paths: aggregate, subflows, failover, congestion, migrations
   soak        back-and-forth migrations of one guest: RSS and open fds at start and end`;
@@ -26,6 +27,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   transport: async () => (await import('../../../bench/transport.js')).main,
   migrate: async () => (await import('../../../bench/migrate.js')).main,
   parallel: async () => (await import('../../../bench/parallel.js')).main,
+  blocks: async () => (await import('../../../bench/blocks.js')).main,
   paths: async () => (await import('../../../bench/paths.js')).main,
   soak: async () => (await import('../../../bench/soak.js')).main,
   qemu: async () => (await import('../../../bench/qemu.js')).main,

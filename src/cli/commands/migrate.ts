@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { LivemigError, stderrLogger } from '../../core/index.js';
-import type { MigrationReport } from '../../engine/index.js';
+import { DEFAULT_BLOCK_PAGES, type MigrationReport } from '../../engine/index.js';
 import { COMMON_OPTIONS, SOURCE_OPTIONS, sourceConfig } from '../options.js';
 import { buildSourceGuest, migrateOver, printReport } from '../source-side.js';
 import { parseFlags } from '../args.js';
@@ -29,6 +29,8 @@ Pre-copy:
   --on-limit force|abort   complete with a longer downtime, or give up (default force)
   --no-auto-converge       never throttle the workload
   --compress-threads N     page-encoding worker threads; 1 = inline on the main thread (default 1)
+  --block-pages N          compress up to N consecutive pages together (lz4 and zstd families;
+                           1 = page by page, max 64; default ${DEFAULT_BLOCK_PAGES})
   --verify pages|full      pages: compare digests of per-page hashes taken as pages are
                            sent and applied; full: also rehash all memory on both sides
                            during the downtime (default pages)

@@ -1,0 +1,144 @@
+/**
+ * Fuzzes the multi-page block decoders (src/codec/block.ts) as codec-decoders.test.ts does the page
+ * decoders: random bytes and mutated valid blocks (bit flips, mask pokes, truncation, extension,
+ * splices, inserted and deleted ranges). Every case must decode or throw a LivemigError; a decoded
+ * block must be self-consistent (members in range and ascending, the first one the record's page,
+ * exactly members × pageSize bytes); nothing outside the scratch buffer may change. Deterministic
+ * from the seed; in-process (the stream decoders are the native ones the page fuzzers already run
+ * in a watchdog child; what is new here is the mask and size handling).
+ */
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PAGE_SIZE } from '../../src/core/units.js';
+import { LivemigError } from '../../src/core/errors.js';
+import { BLOCK_CODECS, BLOCK_MASK_BYTES, MAX_BLOCK_PAGES, xorBytes, type BlockCodec } from '../../src/codec/index.js';
+import { makePageSet } from '../helpers/pages.js';
+import { Prng } from '../helpers/prng.js';
+
+const CASES = 20_000;
+const SEED = 20240611;
+const P = PAGE_SIZE;
+const GUEST_PAGES = 4096;
+const CANARY = 0xa5;
+const GUARD = 64;
+
+function corpusOf(codec: BlockCodec, rng: Prng): Uint8Array[] {
+  const corpus: Uint8Array[] = [];
+  for (const kind of ['zero', 'text', 'binary', 'delta5', 'scatter5'] as const) {
+    const set = makePageSet(kind, 64, 17);
+    const pages = set.olds ? set.pages.map((p, k) => { const x = new Uint8Array(P); xorBytes(x, p, set.olds![k]); return x; }) : set.pages;
+    for (let t = 0; t < 6; t++) {
+      // A random mask with bit 0 set, over a random span.
+      const span = rng.int(1, MAX_BLOCK_PAGES + 1);
+      const bits = [0, ...Array.from({ length: span - 1 }, (_, i) => i + 1).filter(() => rng.chance(0.5))];
+      let lo = 0;
+      let hi = 0;
+      for (const b of bits) {
+        if (b < 32) lo |= 1 << b;
+        else hi |= 1 << (b - 32);
+      }
+      const data = new Uint8Array(bits.length * P);
+      bits.forEach((_, k) => data.set(pages[(k + t) % pages.length], k * P));
+      const out = new Uint8Array(BLOCK_MASK_BYTES + data.length);
+      const n = codec.encode(lo, hi, data, out);
+      if (n !== null) corpus.push(out.slice(0, n));
+    }
+  }
+  return corpus;
+}
+
+function mutate(input: Uint8Array, corpus: Uint8Array[], rng: Prng): Uint8Array {
+  let b = input;
+  for (let m = rng.int(1, 4); m > 0; m--) {
+    switch (rng.int(0, 7)) {
+      case 0: // flip bits anywhere
+        if (b.length === 0) break;
+        b = b.slice();
+        for (let f = rng.int(1, 5); f > 0; f--) b[rng.int(0, b.length)] ^= 1 << rng.int(0, 8);
+        break;
+      case 1: // poke the mask
+        if (b.length < BLOCK_MASK_BYTES) break;
+        b = b.slice();
+        b[rng.int(0, BLOCK_MASK_BYTES)] = rng.pick([0x00, 0x01, 0xff, 0xfe, 0x80, 0x7f]);
+        break;
+      case 2: // truncate
+        b = b.subarray(0, rng.int(0, b.length + 1));
+        break;
+      case 3: { // extend
+        const tail = rng.bytes(rng.int(1, 16));
+        const c = new Uint8Array(b.length + tail.length);
+        c.set(b);
+        c.set(tail, b.length);
+        b = c;
+        break;
+      }
+      case 4: { // splice with another valid block
+        const other = rng.pick(corpus);
+        const cut = rng.int(0, b.length + 1);
+        const from = rng.int(0, other.length + 1);
+        const c = new Uint8Array(cut + other.length - from);
+        c.set(b.subarray(0, cut));
+        c.set(other.subarray(from), cut);
+        b = c;
+        break;
+      }
+      case 5: { // delete a range
+        const at = rng.int(0, b.length + 1);
+        const len = rng.int(0, Math.min(16, b.length - at) + 1);
+        const c = new Uint8Array(b.length - len);
+        c.set(b.subarray(0, at));
+        c.set(b.subarray(at + len), at);
+        b = c;
+        break;
+      }
+      default: { // insert random bytes
+        const at = rng.int(0, b.length + 1);
+        const ins = rng.bytes(rng.int(1, 8));
+        const c = new Uint8Array(b.length + ins.length);
+        c.set(b.subarray(0, at));
+        c.set(ins, at);
+        c.set(b.subarray(at), at + ins.length);
+        b = c;
+        break;
+      }
+    }
+  }
+  return b;
+}
+
+for (const codec of BLOCK_CODECS) {
+  test(`${codec.name} decoder: ${CASES} random and mutated blocks only ever decode consistently or raise LivemigError, inside the scratch`, () => {
+    const rng = new Prng(SEED + codec.id);
+    const corpus = corpusOf(codec, rng);
+    assert.ok(corpus.length > 10);
+    const backing = new Uint8Array(GUARD + MAX_BLOCK_PAGES * P + GUARD).fill(CANARY);
+    const scratch = backing.subarray(GUARD, GUARD + MAX_BLOCK_PAGES * P);
+    const failures: string[] = [];
+    let accepted = 0;
+    let rejected = 0;
+    for (let c = 0; c < CASES && failures.length < 5; c++) {
+      const input = rng.chance(0.2) ? rng.bytes(rng.int(0, 600)) : mutate(rng.pick(corpus), corpus, rng);
+      const first = rng.chance(0.1) ? GUEST_PAGES - rng.int(1, 64) : rng.int(0, GUEST_PAGES - 64);
+      try {
+        const d = codec.decode(input, first, GUEST_PAGES, P, scratch);
+        accepted++;
+        const ok = d.pages.length > 0 && d.pages[0] === first && d.pages.every((p, k) => p < GUEST_PAGES && p < first + 64 && (k === 0 || p > d.pages[k - 1]))
+          && d.data.length === d.pages.length * P && d.data.byteOffset === scratch.byteOffset;
+        if (!ok) failures.push(`case ${c}: accepted an inconsistent block (${d.pages.length} pages from ${d.pages[0]}, ${d.data.length} bytes)`);
+      } catch (err) {
+        rejected++;
+        if (!(err instanceof LivemigError)) failures.push(`case ${c}: threw ${String(err)} instead of a LivemigError`);
+      }
+      for (let k = 0; k < GUARD; k++) {
+        if (backing[k] !== CANARY || backing[backing.length - 1 - k] !== CANARY) {
+          failures.push(`case ${c}: wrote outside the scratch`);
+          backing.fill(CANARY);
+          break;
+        }
+      }
+    }
+    assert.deepEqual(failures, []);
+    assert.ok(accepted > 0 && rejected > 0, `accepted ${accepted}, rejected ${rejected}`);
+  });
+}
