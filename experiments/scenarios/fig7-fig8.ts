@@ -33,7 +33,9 @@ export function fig7Scenario(o: Fig7Options = {}): Scenario {
       'memory-intensive VMs RLE output is twice its input. Here: the synthetic guest with each workload ' +
       `(idle, hotset, zipf, qemu-test, memstress), migrated over loopback capped at ${cap}/s (QEMU's max-bandwidth, ` +
       'a gigabit stand-in, so that bytes cost time as on the paper\'s link), with `xbzrle` (QEMU-identical), ' +
-      '`lz4-delta` (XOR, then LZ4) and `adaptive` (the smaller per page), each with a 64 MiB 2-way cache.',
+      '`lz4-delta` (XOR, then LZ4, in blocks of up to 64 pages: livemig\'s default) and `adaptive` (a choice per ' +
+      'round among raw, lz4-delta and zstd-delta that follows the measured link rate and codec CPU rates), each ' +
+      'with a 64 MiB 2-way cache.',
     discussion:
       'In livemig `xbzrle` follows QEMU: only re-sent pages found in the cache are delta-encoded; first-round pages ' +
       'and cache misses go as full pages (zero pages as zero records). `lz4-delta` also LZ4-compresses full pages, ' +
