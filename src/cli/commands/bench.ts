@@ -10,7 +10,7 @@ Suites:
   transport   TCP channel throughput against a raw socket pipe
   migrate     whole migrations: workloads × codecs × guest sizes, capped and uncapped
   qemu        QEMU direct, XBZRLE, MPTCP and multifd+zstd against livemig through its proxy (loopback or testbed)
-  qemu-stream QEMU stream parse and rewrite against a plain copy
+  qemu-stream QEMU stream through the proxy pipeline offline: parse, encode, decode, rebuild (vs a copy)
   blocks      multi-page blocks (16, 64 pages) against page-by-page records, wire bytes and time
   parallel    encoding in worker threads against inline, and whole migrations with 1 and 2 threads
   paths       tcp, mptcp and multipath over shaped testbed paths: aggregate, subflows, failover, congestion, migrations

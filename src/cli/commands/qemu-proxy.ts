@@ -36,14 +36,17 @@ Proxy options:
   --max-bandwidth B        QEMU's max-bandwidth in bytes/s (default 1e11: livemig sets the pace)
   --xbzrle                 also turn on QEMU's XBZRLE capability (both QEMUs)
   --capture FILE           record the source stream (replay it with 'livemig qemu replay')
-  --agent-uri URI          where the source agent listens for QEMU (default tcp:127.0.0.1:0; or unix:PATH)
+  --first-page-codec C     codec for pages without an old version (default zstd for zstd-delta, else
+                           lz4; 'none' sends them raw)
+  --agent-uri URI          where the source agent listens for QEMU (default: a UNIX socket in a fresh
+                           temporary directory; or tcp:HOST:PORT, unix:PATH)
   --timeout-s N            give up after N seconds (default 300)
   --json                   one JSON report`;
 
 const PROXY_FLAGS = {
   codec: { type: 'string' }, transport: { type: 'string' }, paths: { type: 'string' }, subflows: { type: 'string' },
   scheduler: { type: 'string' }, 'cache-mib': { type: 'string' }, 'downtime-limit-ms': { type: 'string' },
-  'max-bandwidth': { type: 'string' }, xbzrle: { type: 'boolean' }, capture: { type: 'string' }, 'agent-uri': { type: 'string' },
+  'max-bandwidth': { type: 'string' }, xbzrle: { type: 'boolean' }, capture: { type: 'string' }, 'agent-uri': { type: 'string' }, 'first-page-codec': { type: 'string' },
   'timeout-s': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' },
 } as const;
 
@@ -69,7 +72,7 @@ function transportSpec(v: Flags, defaultSubflows = 1): ProxyTransportSpec {
 
 function common(v: Flags): {
   codec: string; cacheBytes: number; downtimeLimitMs: number; maxBandwidthBytesPerSec: number; capabilities: { xbzrle: true } | undefined;
-  capturePath: string | undefined; agentUri: string | undefined; timeoutMs: number;
+  capturePath: string | undefined; agentUri: string | undefined; timeoutMs: number; firstPageCodec: string | undefined;
 } {
   const codec = typeof v.codec === 'string' ? v.codec : 'lz4-delta';
   getCodec(codec); // unknown names fail here, before QEMU is touched
@@ -83,6 +86,7 @@ function common(v: Flags): {
     capabilities: v.xbzrle === true ? { xbzrle: true } : undefined,
     capturePath: typeof v.capture === 'string' ? v.capture : undefined,
     agentUri: typeof v['agent-uri'] === 'string' ? v['agent-uri'] : undefined,
+    firstPageCodec: typeof v['first-page-codec'] === 'string' ? v['first-page-codec'] : undefined,
     timeoutMs: intOpt(v, 'timeout-s', 300, 1, 86_400) * 1000,
   };
 }

@@ -2,7 +2,7 @@
  * The destination agent: receives the source agent's frames, rebuilds the byte-identical QEMU
  * stream and writes it to the destination QEMU's incoming migration socket.
  *
- *   Channel ─frames─> StreamDestinationDecoder ─events─> QemuStreamWriter ─> socket ─> QEMU (-incoming)
+ *   Channel ─frames─> StreamDestinationDecoder.rebuild ─one buffer per frame─> socket ─> QEMU (-incoming)
  *
  * Backpressure runs the other way by itself: while QEMU's socket is full the agent stops reading the
  * channel, the channel's receive window fills, and the source agent's sends wait.
@@ -16,7 +16,6 @@ import { LivemigError, isLivemigError } from '../../core/errors.js';
 import type { Channel } from '../../transport/index.js';
 import { FrameType, decodeControl, decodeFrame, encodeAbortFor } from '../../wire/index.js';
 import { StreamDestinationDecoder, type StreamPipelineOptions } from '../stream/pipeline.js';
-import { QemuStreamWriter } from '../stream/writer.js';
 import { connectQemuSocket, formatQemuAddress, type QemuSocketAddress } from './qemu-address.js';
 
 /** What the destination agent did. */
@@ -27,6 +26,8 @@ export interface QemuDestinationAgentResult {
   frames: number;
   /** Frame bytes received. */
   frameBytes: number;
+  /** Host time (ms since the epoch, fractional) of the last write to the destination QEMU, or null. */
+  lastWriteAtMs: number | null;
 }
 
 /** One migration's destination side. */
@@ -36,8 +37,6 @@ export class QemuDestinationAgent {
   readonly #channel: Channel;
   readonly #socket: Socket;
   readonly #decoder: StreamDestinationDecoder;
-  readonly #writer: QemuStreamWriter;
-  readonly #pending: Uint8Array[] = [];
   readonly #uri: string;
   #socketError: Error | undefined;
   #ending = false;
@@ -45,13 +44,15 @@ export class QemuDestinationAgent {
   #streamBytes = 0;
   #frames = 0;
   #frameBytes = 0;
+  #lastWriteAtMs: number | null = null;
 
   private constructor(channel: Channel, socket: Socket, uri: string, pipeline: StreamPipelineOptions) {
     this.#channel = channel;
     this.#socket = socket;
     this.#uri = uri;
-    this.#writer = new QemuStreamWriter((bytes) => this.#pending.push(bytes));
-    this.#decoder = new StreamDestinationDecoder(pipeline, (event) => this.#writer.write(event));
+    this.#decoder = new StreamDestinationDecoder(pipeline);
+    // The stream's last bytes (device state, vmdesc) are small: Nagle must not hold them back.
+    socket.setNoDelay(true);
     socket.on('error', (err) => this.#qemuSocketFailed(err));
     // QEMU closes the connection when it fails, but also right after loading the last byte (which
     // can come just before the channel's end): give the channel a moment to end before calling it a failure.
@@ -77,7 +78,7 @@ export class QemuDestinationAgent {
 
   /** Live figures. */
   result(): QemuDestinationAgentResult {
-    return { streamBytes: this.#streamBytes, frames: this.#frames, frameBytes: this.#frameBytes };
+    return { streamBytes: this.#streamBytes, frames: this.#frames, frameBytes: this.#frameBytes, lastWriteAtMs: this.#lastWriteAtMs };
   }
 
   async #run(): Promise<QemuDestinationAgentResult> {
@@ -91,8 +92,7 @@ export class QemuDestinationAgent {
           const body = c.type === FrameType.ABORT ? c.body : { code: 'LIVEMIG_E_ABORTED' as const, message: '' };
           throw new LivemigError(body.code, `source agent aborted: ${body.message}`, { phase: 'precopy' });
         }
-        this.#decoder.frame(frame);
-        await this.#write();
+        await this.#write(this.#decoder.rebuild(frame));
       }
       this.#ending = true;
       this.#socket.end();
@@ -128,13 +128,12 @@ export class QemuDestinationAgent {
     return this.#aborting;
   }
 
-  /** Writes what the writer produced for one frame as one socket write; waits while QEMU's socket is full. */
-  async #write(): Promise<void> {
+  /** Writes one frame's rebuilt bytes as one socket write; waits while QEMU's socket is full. */
+  async #write(bytes: Uint8Array): Promise<void> {
     if (this.#socketError) throw this.#qemuGone(this.#socketError);
-    if (this.#pending.length === 0) return;
-    const bytes = this.#pending.length === 1 ? this.#pending[0] : Buffer.concat(this.#pending);
-    this.#pending.length = 0;
+    if (bytes.length === 0) return;
     this.#streamBytes += bytes.length;
+    this.#lastWriteAtMs = performance.timeOrigin + performance.now();
     if (!this.#socket.write(bytes)) {
       await Promise.race([once(this.#socket, 'drain'), once(this.#socket, 'close')]);
       if (this.#socketError || this.#socket.destroyed) throw this.#qemuGone(this.#socketError ?? new Error('socket closed'));

@@ -7,5 +7,5 @@ export {
   startQemuReceiver, runQemuSender, migrateQemuViaLivemig, type QemuProxyPipeline, type QemuReceiver, type QemuReceiverOptions,
   type QemuReceiverResult, type QemuSenderOptions, type QemuSenderResult, type QemuProxyMigrateOptions,
 } from './orchestrator.js';
-export { qemuFigures, type QemuFigures, type LivemigFigures, type QemuProxyReport } from './report.js';
+export { qemuFigures, type QemuFigures, type LivemigFigures, type QemuProxyReport, type SwitchoverTimeline } from './report.js';
 export { runQemuDemo, type QemuDemoOptions, type QemuDemoReport, type QemuDemoCheck } from './demo.js';

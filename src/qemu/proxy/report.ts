@@ -43,6 +43,12 @@ export interface LivemigFigures {
   capturePath: string | null;
   /** Stream bytes the destination agent wrote into the destination QEMU (equals streamBytes). */
   destinationStreamBytes: number | null;
+  /**
+   * The source side of the switchover, also in the two-host form: stream bytes from the ram END
+   * section to QEMU's end of stream, and ms after the source's STOP event at which the END section
+   * arrived, the stream ended and the last frame was handed to the channel (null when unknown).
+   */
+  switchover?: { bytes: number | null; endSectionMs: number | null; qemuEofMs: number | null; lastFrameSentMs: number | null } | null;
 }
 
 /** The whole report (`livemig qemu migrate --json`). */
@@ -57,6 +63,23 @@ export interface QemuProxyReport {
    */
   observedDowntimeMs: number | null;
   destination: { status: string | null };
+  /**
+   * Where the downtime went, in ms after the source's STOP event (host clock; one-host runs only):
+   * the ram END section reaching the source agent, QEMU's end of stream, the last frame handed to
+   * the channel, the destination agent's last write into the destination QEMU, and its RESUME.
+   */
+  switchover?: SwitchoverTimeline | null;
+}
+
+/** See QemuProxyReport.switchover; each figure is ms after STOP, or null when not seen. */
+export interface SwitchoverTimeline {
+  /** Stream bytes QEMU sent from the ram END section on (while the guest was stopped). */
+  switchoverBytes: number | null;
+  endSectionMs: number | null;
+  qemuEofMs: number | null;
+  lastFrameSentMs: number | null;
+  lastWriteMs: number | null;
+  resumeMs: number | null;
 }
 
 /** QEMU's figures from a `query-migrate` result. */

@@ -21,6 +21,7 @@ import type { Server, Socket } from 'node:net';
 import { LivemigError, isLivemigError } from '../../core/errors.js';
 import type { Channel } from '../../transport/index.js';
 import { FrameType, decodeControl, decodeFrame, encodeAbortFor } from '../../wire/index.js';
+import { Section } from '../stream/constants.js';
 import { QemuStreamParser } from '../stream/parser.js';
 import { StreamSourceEncoder, type SourceEncoderStats, type StreamPipelineOptions } from '../stream/pipeline.js';
 import { formatQemuAddress, listenQemuSocket, type QemuSocketAddress } from './qemu-address.js';
@@ -53,6 +54,21 @@ export interface QemuSourceAgentResult {
   streamMs: number;
   /** The capture file, if any. */
   capturePath: string | null;
+  /**
+   * Host times (ms since the epoch, fractional) around the switchover: the ram END section's header
+   * arriving from QEMU, QEMU's end of stream, and the last frame accepted by the channel. null until seen.
+   */
+  times: { endSectionAtMs: number | null; qemuEofAtMs: number | null; lastFrameSentAtMs: number | null };
+  /**
+   * Stream bytes from the ram END section's header to QEMU's end of stream: what QEMU sent while the
+   * guest was stopped (QEMU sizes it as its bandwidth estimate × downtime-limit), or null.
+   */
+  switchoverBytes: number | null;
+}
+
+/** Host time in ms since the epoch, with sub-ms precision (comparable with QMP event timestamps). */
+export function hostNowMs(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 /** One migration's source side. */
@@ -85,6 +101,10 @@ export class QemuSourceAgent {
   #connectedAt = 0;
   #endedAt = 0;
   #drained: (() => void) | undefined;
+  #endSectionAtMs: number | null = null;
+  #endSectionAtByte = 0;
+  #qemuEofAtMs: number | null = null;
+  #lastFrameSentAtMs: number | null = null;
 
   private constructor(server: Server, address: QemuSocketAddress, channel: Channel, opts: QemuSourceAgentOptions) {
     this.#server = server;
@@ -117,6 +137,8 @@ export class QemuSourceAgent {
       peakBufferedBytes: this.#peak,
       streamMs: (this.#endedAt || Date.now()) - (this.#connectedAt || Date.now()),
       capturePath: this.#capturePath,
+      times: { endSectionAtMs: this.#endSectionAtMs, qemuEofAtMs: this.#qemuEofAtMs, lastFrameSentAtMs: this.#lastFrameSentAtMs },
+      switchoverBytes: this.#endSectionAtMs === null || this.#qemuEofAtMs === null ? null : this.#streamBytes - this.#endSectionAtByte,
     };
   }
 
@@ -135,6 +157,7 @@ export class QemuSourceAgent {
       await this.#relay(socket);
       this.#endedAt = Date.now();
       await this.#flushQueue();
+      this.#lastFrameSentAtMs = hostNowMs();
       if (this.#failure) throw this.#failure;
       await this.#channel.close();
       // The destination closes its side once the destination QEMU has every byte (or sends ABORT).
@@ -178,6 +201,10 @@ export class QemuSourceAgent {
         try {
           for (const event of this.#parser.push(chunk)) {
             if (event.kind === 'passthrough') this.#passthrough = event.reason;
+            else if (event.kind === 'opaque' && event.part === 'section-header' && event.bytes[0] === Section.END && this.#endSectionAtMs === null) {
+              this.#endSectionAtMs = hostNowMs();
+              this.#endSectionAtByte = this.#streamBytes - chunk.length; // to within one socket read
+            }
             this.#encoder.write(event);
           }
           // Flush per chunk: bytes must not wait in a half-full batch (they may be the downtime's).
@@ -193,6 +220,7 @@ export class QemuSourceAgent {
         }
       });
       socket.once('end', () => {
+        this.#qemuEofAtMs = hostNowMs();
         try {
           this.#parser.end();
           resolve();

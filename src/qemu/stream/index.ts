@@ -3,7 +3,9 @@
 export * from './constants.js';
 export type * from './types.js';
 export { QemuStreamParser, parseStream, type QemuStreamParserOptions, type QemuStreamParserStats } from './parser.js';
-export { QemuStreamWriter, writeEvent, serializeEvents, eventByteLength, ramRecordHeader, type ByteSink } from './writer.js';
+export {
+  QemuStreamWriter, writeEvent, serializeEvents, eventByteLength, ramRecordHeader, ramRecordHeaderLength, writeRamRecordHeader, writeRamRecord, type ByteSink,
+} from './writer.js';
 export { PageMirror, type PageMirrorOptions } from './page-mirror.js';
 export { OPAQUE_RECORD_ID, VERBATIM_RECORD_ID, OPAQUE_PIECE_BYTES, parseRecordHeader, parseVerbatimRecord } from './envelope.js';
 export { StreamSourceEncoder, StreamDestinationDecoder, type StreamPipelineOptions, type SourceEncoderStats } from './pipeline.js';

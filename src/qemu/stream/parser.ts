@@ -128,17 +128,32 @@ export class QemuStreamParser {
   push(chunk: Uint8Array): StreamEvent[] {
     if (this.#ended) throw new LivemigError('LIVEMIG_E_INTERNAL', 'QemuStreamParser.push() after end()', { phase: 'qemu-stream' });
     if (chunk.length === 0) return [];
-    if (this.#pos < this.#buf.length) {
-      const rest = this.#buf.length - this.#pos;
-      const joined = new Uint8Array(rest + chunk.length);
-      joined.set(this.#buf.subarray(this.#pos));
-      joined.set(chunk, rest);
-      this.#buf = joined;
-    } else {
+    const rest = this.#buf.length - this.#pos;
+    if (rest === 0) {
       this.#buf = chunk;
+      this.#pos = 0;
+      this.#run();
+    } else {
+      // A unit straddles the chunks: join the leftover with only the head of the new chunk (enough
+      // for any page record), finish that unit, then go on in the chunk itself: copying every whole
+      // chunk cost more than parsing it.
+      const take = Math.min(chunk.length, 2 * this.#pageSize + 1024);
+      this.#buf = concat([this.#buf.subarray(this.#pos), chunk.subarray(0, take)], rest + take);
+      this.#pos = 0;
+      this.#run();
+      if (take < chunk.length) {
+        const intoChunk = this.#pos - rest;
+        if (intoChunk >= 0) {
+          this.#buf = chunk;
+          this.#pos = intoChunk;
+        } else {
+          // A unit longer than the head (a large COMMAND): join everything, as before.
+          this.#buf = concat([this.#buf.subarray(this.#pos), chunk.subarray(take)], this.#buf.length - this.#pos + chunk.length - take);
+          this.#pos = 0;
+        }
+        this.#run();
+      }
     }
-    this.#pos = 0;
-    this.#run();
     const out = this.#out;
     this.#out = [];
     return out;

@@ -17,10 +17,11 @@ import { createPageCache, type CachePolicy, type PageCache } from '../../cache/i
 import { encodeBest, getCodecById, isZeroPage, rawCodec, zeroCodec, type PageCodec } from '../../codec/index.js';
 import { LivemigError } from '../../core/errors.js';
 import { FrameType, PageBatchBuilder, forEachPageRecord, type Frame } from '../../wire/index.js';
+import { RamFlag } from './constants.js';
 import { OPAQUE_PIECE_BYTES, OPAQUE_RECORD_ID, VERBATIM_RECORD_ID, parseRecordHeader, parseVerbatimRecord } from './envelope.js';
 import { PageMirror } from './page-mirror.js';
 import type { RamBlockInfo, RamPageEvent, StreamEvent } from './types.js';
-import { ramRecordHeader, writeEvent } from './writer.js';
+import { eventByteLength, ramRecordHeaderLength, writeRamRecord, writeRamRecordHeader } from './writer.js';
 
 /** Options shared by both halves; both sides must use equal values. */
 export interface StreamPipelineOptions {
@@ -30,8 +31,16 @@ export interface StreamPipelineOptions {
   cachePolicy?: CachePolicy;
   /** Page cache capacity in bytes. @default 67108864 (64 MiB) */
   cacheBytes?: number;
-  /** PageMirror capacity in bytes. @default 268435456 (256 MiB) */
+  /**
+   * PageMirror capacity in bytes. The mirror only serves XBZRLE records (QEMU's xbzrle capability):
+   * 0 turns it off, and every XBZRLE record then travels verbatim. @default 268435456 (256 MiB)
+   */
   mirrorBytes?: number;
+  /**
+   * Source only (the codec id travels with each page): codec for a page that has no old version in
+   * the cache when `codec` is a delta codec. null sends such pages raw. @default null
+   */
+  firstPageCodec?: PageCodec | null;
   /** Target page size in bytes. @default 4096 */
   pageSize?: number;
   /** Largest frame, in bytes. @default 4194304 */
@@ -64,6 +73,8 @@ export class StreamSourceEncoder {
   readonly #pageSize: number;
   readonly #builder: PageBatchBuilder;
   readonly #onFrame: (frame: Uint8Array) => void;
+  readonly #firstPageCodec: PageCodec | null;
+  readonly #rounds = new RoundTracker();
   #blocks: readonly RamBlockInfo[] = [];
   #seq = 0;
   readonly #scratch: Uint8Array;
@@ -77,6 +88,7 @@ export class StreamSourceEncoder {
     this.#builder = new PageBatchBuilder(options.maxFrameBytes);
     this.#scratch = new Uint8Array(this.#pageSize);
     this.#onFrame = onFrame;
+    this.#firstPageCodec = options.firstPageCodec ?? null;
   }
 
   stats(): SourceEncoderStats {
@@ -109,29 +121,32 @@ export class StreamSourceEncoder {
     const block = this.#blocks[event.blockIndex];
     if (block === undefined) throw new LivemigError('LIVEMIG_E_INTERNAL', `ram-page of block ${event.blockIndex} before its block list`, { phase: 'qemu-stream' });
     const index = block.firstPage + event.offsetInBlock / this.#pageSize;
+    this.#rounds.see(index, this.#cache);
+    if (event.record === 'zero') {
+      this.#zeroRecord(index, event);
+      return;
+    }
     const content = this.#mirror.resolve(event, index);
-    // page and zero rebuild from content by construction; XBZRLE only if our encoder gives QEMU's bytes.
+    // A page rebuilds from content by construction; XBZRLE only if our encoder gives QEMU's bytes.
     let rebuildable = content !== null;
     if (content !== null && event.record === 'xbzrle') {
       const again = this.#mirror.recordData('xbzrle', index, content);
       rebuildable = again !== null && bytesEqual(again, event.data);
     }
     if (!rebuildable) {
-      const chunks: Uint8Array[] = [];
-      writeEvent(event, (b) => chunks.push(b), this.#pageSize);
-      const bytes = Buffer.concat(chunks);
-      this.#add(index, VERBATIM_RECORD_ID, bytes);
+      const n = this.#verbatim(index, event);
       this.#mirror.set(index, content);
       this.#stats.verbatim++;
-      this.#stats.verbatimBytes += bytes.length;
+      this.#stats.verbatimBytes += n;
       return;
     }
     const page = content!;
-    const header = ramRecordHeader(event, this.#pageSize);
+    // The header goes straight into the batch: no per-record allocation.
+    const headerLength = ramRecordHeaderLength(event);
+    const out = this.#reserve(headerLength + this.#pageSize);
+    writeRamRecordHeader(event, this.#pageSize, out);
+    const body = out.subarray(headerLength);
     const old = this.#cache.lookup(index);
-    const out = this.#reserve(header.length + this.#pageSize);
-    out.set(header);
-    const body = out.subarray(header.length);
     let codec = this.#codec;
     let length: number | null = null;
     if (codec.name === 'adaptive') {
@@ -141,17 +156,47 @@ export class StreamSourceEncoder {
       length = choice.length;
     } else if (!(codec.delta && old === null)) {
       length = codec.encode(old, page, body);
+    } else if (this.#firstPageCodec !== null && event.record === 'page' && !isZeroPage(page)) {
+      codec = this.#firstPageCodec;
+      length = codec.encode(null, page, body);
     }
     if (length === null) {
       // A delta codec without an old page, or an encoding that does not pay.
       codec = isZeroPage(page) ? zeroCodec : rawCodec;
       length = codec.encode(null, page, body)!;
     }
-    this.#builder.commit(index, codec.id, header.length + length);
+    this.#builder.commit(index, codec.id, headerLength + length);
     this.#cache.insert(index, page);
     this.#mirror.set(index, page);
     this.#stats.pages++;
     this.#stats.pagePayloadBytes += length;
+  }
+
+  /**
+   * A ZERO record goes as its header with the zero codec's empty payload. Neither side's cache takes
+   * the zero page: it would only evict pages worth a delta, and both sides skip it alike. A fill
+   * byte other than 0 (QEMU 7.2 would load one) goes verbatim.
+   */
+  #zeroRecord(index: number, event: RamPageEvent): void {
+    if (event.data[0] !== 0) {
+      this.#stats.verbatimBytes += this.#verbatim(index, event);
+      this.#stats.verbatim++;
+    } else {
+      const n = ramRecordHeaderLength(event);
+      writeRamRecordHeader(event, this.#pageSize, this.#reserve(n));
+      this.#builder.commit(index, zeroCodec.id, n);
+      this.#stats.pages++;
+    }
+    if (this.#mirror.enabled) this.#mirror.set(index, this.#mirror.resolve(event, index));
+  }
+
+  /** Adds `event`'s record as it was on the wire (written in place); returns its length. */
+  #verbatim(index: number, event: RamPageEvent): number {
+    const n = eventByteLength(event);
+    const out = this.#reserve(n);
+    writeRamRecord(event, this.#pageSize, out);
+    this.#builder.commit(index, VERBATIM_RECORD_ID, n);
+    return n;
   }
 
   #reserve(n: number): Uint8Array {
@@ -180,61 +225,154 @@ export class StreamSourceEncoder {
   }
 }
 
-/** Destination half: PAGES frames in, events out (to `onEvent`, in order; feed them to a writer). */
+/**
+ * Destination half: PAGES frames in, the rebuilt QEMU stream out. `rebuild` returns one frame's
+ * bytes in a single buffer (pages are decoded straight into it: no per-page allocation, one socket
+ * write per frame); `frame` hands the same bytes to `onEvent` as one opaque event.
+ */
 export class StreamDestinationDecoder {
   readonly #cache: PageCache;
   readonly #mirror: PageMirror;
   readonly #pageSize: number;
-  readonly #onEvent: (event: StreamEvent) => void;
+  readonly #onEvent: ((event: StreamEvent) => void) | undefined;
+  readonly #scratch: Uint8Array;
+  readonly #zeroPage: Uint8Array;
+  // One frame's records, gathered by the sizing pass (reused across frames).
+  #ids: number[] = [];
+  #indices: number[] = [];
+  #payloads: Uint8Array[] = [];
   #lastBlock: string | null = null;
+  readonly #rounds = new RoundTracker();
 
-  constructor(options: StreamPipelineOptions, onEvent: (event: StreamEvent) => void) {
+  constructor(options: StreamPipelineOptions, onEvent?: (event: StreamEvent) => void) {
     this.#pageSize = options.pageSize ?? 4096;
     this.#cache = createPageCache(options.cachePolicy ?? '2way', { capacityBytes: options.cacheBytes, pageSize: this.#pageSize });
     this.#mirror = new PageMirror({ pageSize: this.#pageSize, capacityBytes: options.mirrorBytes });
+    this.#scratch = new Uint8Array(this.#pageSize);
+    this.#zeroPage = new Uint8Array(this.#pageSize);
     this.#onEvent = onEvent;
   }
 
-  /** Decodes one PAGES frame (decoded by the wire layer). */
+  /** Decodes one PAGES frame (decoded by the wire layer) and passes its bytes to `onEvent`. */
   frame(frame: Frame): void {
+    const bytes = this.rebuild(frame);
+    if (bytes.length > 0) this.#onEvent?.({ kind: 'opaque', part: 'passthrough', bytes });
+  }
+
+  /**
+   * Decodes one PAGES frame and returns the QEMU stream bytes it carries, in a buffer of its own
+   * (the caller may keep it; the frame's buffer is not referenced).
+   */
+  rebuild(frame: Frame): Uint8Array {
     if (frame.type !== FrameType.PAGES) {
       throw new LivemigError('LIVEMIG_E_WIRE_SEQUENCE', `driver B expected PAGES frames, got type ${frame.type}`, { phase: 'qemu-stream' });
     }
-    forEachPageRecord(frame.body, (pageIndex, codecId, payload) => this.#record(pageIndex, codecId, payload));
+    const ids = this.#ids, indices = this.#indices, payloads = this.#payloads;
+    ids.length = 0;
+    indices.length = 0;
+    payloads.length = 0;
+    let bound = 0;
+    const pageSize = this.#pageSize;
+    forEachPageRecord(frame.body, (pageIndex, codecId, payload) => {
+      ids.push(codecId);
+      indices.push(pageIndex);
+      payloads.push(payload);
+      bound += codecId >= VERBATIM_RECORD_ID ? payload.length : rebuiltBound(payload, pageSize);
+    });
+    const out = Buffer.allocUnsafe(bound);
+    let at = 0;
+    try {
+      for (let i = 0; i < ids.length; i++) at = this.#record(indices[i], ids[i], payloads[i], out, at);
+    } finally {
+      payloads.length = 0;
+    }
+    return out.subarray(0, at);
   }
 
-  #record(index: number, codecId: number, payload: Uint8Array): void {
+  /** Rebuilds one record into `out[at..]`; returns the new end. */
+  #record(index: number, codecId: number, payload: Uint8Array, out: Uint8Array, at: number): number {
     if (codecId === OPAQUE_RECORD_ID) {
-      // Copy: the frame buffer may be reused by the transport.
-      this.#onEvent({ kind: 'opaque', part: 'passthrough', bytes: new Uint8Array(payload) });
-      return;
+      out.set(payload, at);
+      return at + payload.length;
     }
+    this.#rounds.see(index, this.#cache);
     if (codecId === VERBATIM_RECORD_ID) {
-      const event = parseVerbatimRecord(new Uint8Array(payload), this.#pageSize, this.#lastBlock);
+      const event = parseVerbatimRecord(payload, this.#pageSize, this.#lastBlock);
       this.#lastBlock = event.block;
-      this.#mirror.set(index, this.#mirror.resolve(event, index));
-      this.#onEvent(event);
-      return;
+      if (this.#mirror.enabled) this.#mirror.set(index, this.#mirror.resolve(event, index));
+      out.set(payload, at);
+      return at + payload.length;
     }
-    const header = parseRecordHeader(payload, this.#pageSize);
+    const pageSize = this.#pageSize;
+    const header = parseRecordHeader(payload, pageSize);
     const block = header.block ?? this.#lastBlock;
     if (block === null) throw new LivemigError('LIVEMIG_E_QEMU_STREAM_MALFORMED', 'a CONTINUE record before any named block', { phase: 'qemu-stream' });
+    if (header.block === '') throw new LivemigError('LIVEMIG_E_QEMU_STREAM_MALFORMED', 'a record names an empty block', { phase: 'qemu-stream' });
+    this.#lastBlock = block;
+    if (header.record === 'zero') {
+      // The source's #zeroRecord: a zero fill, and no cache update on either side (anything else
+      // would put the two caches out of step).
+      if (codecId !== zeroCodec.id || payload.length !== header.length) throw new LivemigError('LIVEMIG_E_QEMU_STREAM_MALFORMED', `a ZERO record with codec ${codecId} and ${payload.length - header.length} payload bytes`, { phase: 'qemu-stream' });
+      out.set(payload, at);
+      out[at + header.length] = 0;
+      if (this.#mirror.enabled) this.#mirror.set(index, this.#zeroPage);
+      return at + header.length + 1;
+    }
     const codec = getCodecById(codecId);
     const old = this.#cache.lookup(index);
-    const page = new Uint8Array(this.#pageSize);
-    if (codec.delta && old !== null) page.set(old);
-    codec.decode(payload.subarray(header.length), page);
-    const data = this.#mirror.recordData(header.record, index, page);
-    if (data === null) {
-      throw new LivemigError('LIVEMIG_E_QEMU_STREAM_MALFORMED', `page ${index} cannot be rebuilt as a ${header.record} record: the two sides' mirrors disagree`, { phase: 'qemu-stream' });
+    // A PAGE record's page is decoded in place, right after its header; the others go via scratch.
+    const dataAt = at + header.length;
+    const page = header.record === 'page' ? out.subarray(dataAt, dataAt + pageSize) : this.#scratch;
+    // A delta applies to the old page, or to a zero page when there is none (as the source saw it).
+    if (codec.delta) {
+      if (old !== null) page.set(old);
+      else page.fill(0);
     }
-    const event: RamPageEvent = {
-      kind: 'ram-page', record: header.record, block, blockIndex: -1, offsetInBlock: header.offsetInBlock, flags: header.flags,
-      data: header.record === 'page' ? page : new Uint8Array(data),
-    };
+    codec.decode(payload.subarray(header.length), page);
+    out.set(payload.subarray(0, header.length), at);
+    let end: number;
+    if (header.record === 'page') {
+      end = dataAt + pageSize;
+    } else {
+      const data = this.#mirror.recordData('xbzrle', index, page);
+      if (data === null) throw this.#disagree(index, 'xbzrle');
+      out[dataAt] = 0x01; // ENCODING_FLAG_XBZRLE
+      out[dataAt + 1] = data.length >>> 8;
+      out[dataAt + 2] = data.length & 0xff;
+      out.set(data, dataAt + 3);
+      end = dataAt + 3 + data.length;
+    }
     this.#cache.insert(index, page);
     this.#mirror.set(index, page);
-    this.#lastBlock = block;
-    this.#onEvent(event);
+    return end;
   }
+
+  #disagree(index: number, record: string): LivemigError {
+    return new LivemigError('LIVEMIG_E_QEMU_STREAM_MALFORMED', `page ${index} cannot be rebuilt as a ${record} record: the two sides' mirrors disagree`, { phase: 'qemu-stream' });
+  }
+}
+
+/**
+ * QEMU's dirty scan walks the pages in increasing order and starts over after each bitmap sync, so
+ * a RAM record whose page index is below the previous one starts a new round. Both sides call
+ * `see` for every RAM record, in the same order, and sync their caches at the same records: the
+ * 2-way cache then keeps a set's two pages used this round instead of cycling three hot pages
+ * through two ways (every one of them a miss).
+ */
+class RoundTracker {
+  #last = -1;
+
+  see(index: number, cache: PageCache): void {
+    if (index < this.#last) cache.sync();
+    this.#last = index;
+  }
+}
+
+/** Most bytes a codec record (QEMU record header + codec payload) rebuilds to. */
+function rebuiltBound(payload: Uint8Array, pageSize: number): number {
+  if (payload.length < 8) return 0; // parseRecordHeader rejects it
+  const flags = (((payload[4] << 24) | (payload[5] << 16) | (payload[6] << 8) | payload[7]) >>> 0) % pageSize;
+  const header = (flags & RamFlag.CONTINUE) !== 0 ? 8 : 9 + (payload.length > 8 ? payload[8] : 0);
+  const base = flags & ~RamFlag.CONTINUE;
+  return header + (base === RamFlag.ZERO ? 1 : base === RamFlag.XBZRLE ? 3 + pageSize : pageSize);
 }

@@ -18,14 +18,21 @@ import type { RamPageEvent, StreamEvent } from './types.js';
 export type ByteSink = (bytes: Uint8Array) => void;
 
 const TWO32 = 0x1_0000_0000;
-const latin1Bytes = (s: string): Uint8Array => Buffer.from(s, 'latin1');
 
 function malformed(message: string): LivemigError {
   return new LivemigError('LIVEMIG_E_QEMU_STREAM_MALFORMED', `cannot rebuild the QEMU stream: ${message}`, { phase: 'qemu-stream' });
 }
 
-/** The record header of a ram-page event (be64 and, unless CONTINUE, the block name). */
-export function ramRecordHeader(event: RamPageEvent, pageSize: number): Uint8Array {
+/** Bytes of a ram-page event's record header: be64, plus u8 len and the idstr unless CONTINUE. */
+export function ramRecordHeaderLength(event: RamPageEvent): number {
+  return (event.flags & RamFlag.CONTINUE) !== 0 ? 8 : 9 + event.block.length;
+}
+
+/**
+ * Writes the record header of a ram-page event (be64 and, unless CONTINUE, the block name) at
+ * `out[at..]`, after checking it can be a valid record; returns its length in bytes.
+ */
+export function writeRamRecordHeader(event: RamPageEvent, pageSize: number, out: Uint8Array, at = 0): number {
   const { flags, offsetInBlock } = event;
   const base = flags & ~RamFlag.CONTINUE;
   const expected = event.record === 'page' ? RamFlag.PAGE : event.record === 'zero' ? RamFlag.ZERO : RamFlag.XBZRLE;
@@ -34,20 +41,39 @@ export function ramRecordHeader(event: RamPageEvent, pageSize: number): Uint8Arr
     throw malformed(`offset ${offsetInBlock} is not a multiple of the ${pageSize}-byte page`);
   }
   const continued = (flags & RamFlag.CONTINUE) !== 0;
-  const name = continued ? null : latin1Bytes(event.block);
-  if (name !== null && (name.length === 0 || name.length > 255 || Buffer.from(name).toString('latin1') !== event.block)) {
-    throw malformed(`block name '${event.block}' cannot be an idstr (1..255 latin1 bytes)`);
+  const name = event.block;
+  if (!continued && (name.length === 0 || name.length > 255 || !isLatin1(name))) {
+    throw malformed(`block name '${name}' cannot be an idstr (1..255 latin1 bytes)`);
   }
-  const header = new Uint8Array(8 + (name === null ? 0 : 1 + name.length));
-  const view = new DataView(header.buffer);
+  const length = continued ? 8 : 9 + name.length;
+  if (out.length - at < length) throw new RangeError(`record header needs ${length} bytes at ${at}`);
   const v = offsetInBlock + flags;
-  view.setUint32(0, Math.floor(v / TWO32));
-  view.setUint32(4, v % TWO32);
-  if (name !== null) {
-    header[8] = name.length;
-    header.set(name, 9);
+  writeBe32(out, at, Math.floor(v / TWO32));
+  writeBe32(out, at + 4, v % TWO32);
+  if (!continued) {
+    out[at + 8] = name.length;
+    for (let i = 0; i < name.length; i++) out[at + 9 + i] = name.charCodeAt(i);
   }
-  return header;
+  return length;
+}
+
+function writeBe32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v >>> 24;
+  out[at + 1] = (v >>> 16) & 0xff;
+  out[at + 2] = (v >>> 8) & 0xff;
+  out[at + 3] = v & 0xff;
+}
+
+function isLatin1(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false;
+  return true;
+}
+
+/** The record header of a ram-page event (be64 and, unless CONTINUE, the block name). */
+export function ramRecordHeader(event: RamPageEvent, pageSize: number): Uint8Array {
+  const header = new Uint8Array(8 + ((event.flags & RamFlag.CONTINUE) !== 0 ? 0 : 1 + Math.min(event.block.length, 255)));
+  const n = writeRamRecordHeader(event, pageSize, header);
+  return n === header.length ? header : header.subarray(0, n);
 }
 
 /** Checks a ram-page's data against its record type; returns the bytes between header and data. */
@@ -64,6 +90,21 @@ function payloadPrefix(event: RamPageEvent, pageSize: number): Uint8Array | null
       if (n > pageSize || n > 0xffff) throw malformed(`an XBZRLE record of ${n} bytes (at most ${pageSize})`);
       return Uint8Array.of(ENCODING_FLAG_XBZRLE, n >>> 8, n & 0xff);
   }
+}
+
+/**
+ * Writes a whole ram-page record (header, payload prefix, data) at `out[at..]`, checked like
+ * `writeEvent`; returns its length (`eventByteLength(event)`) in bytes.
+ */
+export function writeRamRecord(event: RamPageEvent, pageSize: number, out: Uint8Array, at = 0): number {
+  let n = writeRamRecordHeader(event, pageSize, out, at);
+  const prefix = payloadPrefix(event, pageSize);
+  if (prefix !== null) {
+    out.set(prefix, at + n);
+    n += prefix.length;
+  }
+  out.set(event.data, at + n);
+  return n + event.data.length;
 }
 
 /**
