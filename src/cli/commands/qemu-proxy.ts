@@ -31,7 +31,7 @@ Proxy options:
   --paths LIST             multipath: LOCAL>REMOTE (or REMOTE) addresses, comma-separated
   --subflows N             multipath: subflows per path (default 1; demo: 2)
   --scheduler S            multipath: round-robin | least-queued | weighted
-  --cache-mib N            livemig page cache (default 64; both sides must agree)
+  --cache-mib N            livemig page cache (default: the guest's RAM, up to 4096; both sides must agree)
   --downtime-limit-ms N    QEMU's downtime-limit (default 300)
   --max-bandwidth B        QEMU's max-bandwidth in bytes/s (default 1e11: livemig sets the pace)
   --xbzrle                 also turn on QEMU's XBZRLE capability (both QEMUs)
@@ -71,7 +71,7 @@ function transportSpec(v: Flags, defaultSubflows = 1): ProxyTransportSpec {
 }
 
 function common(v: Flags): {
-  codec: string; cacheBytes: number; downtimeLimitMs: number; maxBandwidthBytesPerSec: number; capabilities: { xbzrle: true } | undefined;
+  codec: string; cacheBytes: number | undefined; downtimeLimitMs: number; maxBandwidthBytesPerSec: number; capabilities: { xbzrle: true } | undefined;
   capturePath: string | undefined; agentUri: string | undefined; timeoutMs: number; firstPageCodec: string | undefined;
 } {
   const codec = typeof v.codec === 'string' ? v.codec : 'lz4-delta';
@@ -80,7 +80,8 @@ function common(v: Flags): {
   if (!Number.isSafeInteger(bw) || bw < 1) throw bad(`Expected --max-bandwidth to be a positive integer number of bytes/s, got '${String(v['max-bandwidth'])}'`);
   return {
     codec,
-    cacheBytes: intOpt(v, 'cache-mib', 64, 1, 65536) * 1024 * 1024,
+    // Unset: each agent sizes its cache from its own QEMU's RAM (both sides have the same).
+    cacheBytes: v['cache-mib'] === undefined ? undefined : intOpt(v, 'cache-mib', 64, 1, 65536) * 1024 * 1024,
     downtimeLimitMs: intOpt(v, 'downtime-limit-ms', 300, 1, 2_000_000),
     maxBandwidthBytesPerSec: bw,
     capabilities: v.xbzrle === true ? { xbzrle: true } : undefined,

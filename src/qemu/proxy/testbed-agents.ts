@@ -39,7 +39,7 @@ function pipelineArgs(o: QemuProxyMigrateOptions): string[] {
   const t = o.transport ?? {};
   return [
     '--codec', o.codec ?? 'lz4-delta',
-    '--cache-mib', String(Math.round((o.cacheBytes ?? 64 * 1024 * 1024) / (1024 * 1024))),
+    ...(o.cacheBytes === undefined ? [] : ['--cache-mib', String(Math.round(o.cacheBytes / (1024 * 1024)))]),
     '--transport', t.transport ?? 'tcp',
     ...(o.capabilities?.xbzrle ? ['--xbzrle'] : []),
   ];

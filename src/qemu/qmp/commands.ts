@@ -169,6 +169,11 @@ export class QemuMonitor {
   }
 
   /** `stop`: pause the vCPUs. */
+  /** `query-memory-size-summary`: the guest's RAM in bytes (`base-memory`). */
+  queryMemorySizeSummary(): Promise<{ 'base-memory': number; 'plugged-memory'?: number }> {
+    return this.client.execute<{ 'base-memory': number; 'plugged-memory'?: number }>('query-memory-size-summary');
+  }
+
   async stop(): Promise<void> {
     await this.client.execute('stop');
   }
