@@ -18,6 +18,8 @@ Guest:
   --warmup-ms N            let the workload run before migrating (default 1000)
 Pre-copy:
   --codec C                none | lz4 | xbzrle | lz4-delta | adaptive | zstd | zstd-delta
+                           (adaptive: per round, the codec plan that finishes soonest at the
+                           measured link and codec rates; the report says why, per round)
                            (default lz4-delta)
   --zstd-level N           zstd level, 1..19 or fast -7..-1 (default 1)
   --cache-mib N            source page cache size (default 64)
