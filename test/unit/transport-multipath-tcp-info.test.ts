@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-import { tcpBytesAcked } from '../../src/transport/multipath/sockopt.js';
+import { tcpBytesAcked, tcpDelivery } from '../../src/transport/multipath/sockopt.js';
 
 test('tcpBytesAcked counts what the peer acknowledged on this socket, and nothing before it', async () => {
   const server = net.createServer((s) => s.resume());
@@ -28,6 +28,10 @@ test('tcpBytesAcked counts what the peer acknowledged on this socket, and nothin
       acked = tcpBytesAcked(client)!;
     }
     assert.ok(acked >= size && acked <= size + 1, `acknowledged ${acked} of ${size} bytes`);
+    // After megabytes on loopback the kernel has a delivery-rate sample, far above 1 MB/s.
+    const d = tcpDelivery(client)!;
+    assert.equal(d.bytesAcked, acked);
+    assert.ok(d.deliveryRate > 1e6, `delivery rate ${d.deliveryRate} B/s`);
   } finally {
     client.destroy();
     server.close();

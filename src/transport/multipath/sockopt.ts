@@ -12,9 +12,12 @@ const IPPROTO_TCP = 6;
 const TCP_CONGESTION = 13;
 const TCP_USER_TIMEOUT = 18;
 const TCP_INFO = 11;
-/** struct tcp_info: its size and tcpi_bytes_acked's offset on Linux ≥ 4.19 (checked with offsetof on 6.18). */
+/** struct tcp_info: its size and field offsets on Linux ≥ 4.19 (checked with offsetof on 6.18). */
 const TCP_INFO_BYTES = 232;
+/** The byte whose lowest bit is tcpi_delivery_rate_app_limited. */
+const TCPI_APP_LIMITED_BYTE = 7;
 const TCPI_BYTES_ACKED = 120;
+const TCPI_DELIVERY_RATE = 160;
 
 type SetSockopt = (fd: number, level: number, name: number, value: Buffer, length: number) => number;
 type GetSockopt = (fd: number, level: number, name: number, value: Buffer, length: Buffer) => number;
@@ -48,19 +51,37 @@ function fdOf(socket: Socket): number | null {
 const infoBuf = Buffer.alloc(TCP_INFO_BYTES);
 const infoLen = Buffer.alloc(4);
 
+/** What the kernel knows of one TCP socket's delivery (TCP_INFO). */
+export interface TcpDelivery {
+  /** Bytes the peer has acknowledged on this socket. */
+  bytesAcked: number;
+  /** The kernel's latest delivery-rate sample, bytes/s (0 before the first). */
+  deliveryRate: number;
+  /** The sample was taken while the sender had too little data to fill the path: a lower bound. */
+  appLimited: boolean;
+}
+
 /**
- * Bytes the peer's TCP has acknowledged on this socket (TCP_INFO tcpi_bytes_acked), or null when
- * it cannot be read. Per path, unlike the channel's cumulative acknowledgement, which a slow
- * path holds back for every subflow alike.
+ * The socket's delivery figures from TCP_INFO, or null when they cannot be read. Per path, unlike
+ * the channel's cumulative acknowledgement, which a slow path holds back for every subflow alike.
  */
-export function tcpBytesAcked(socket: Socket): number | null {
+export function tcpDelivery(socket: Socket): TcpDelivery | null {
   const fd = fdOf(socket);
   const lib = load();
   if (fd === null || lib == null) return null;
   infoLen.writeUInt32LE(TCP_INFO_BYTES);
   if (lib.getsockopt(fd, IPPROTO_TCP, TCP_INFO, infoBuf, infoLen) !== 0) return null;
-  if (infoLen.readUInt32LE() < TCPI_BYTES_ACKED + 8) return null;
-  return Number(infoBuf.readBigUInt64LE(TCPI_BYTES_ACKED));
+  if (infoLen.readUInt32LE() < TCPI_DELIVERY_RATE + 8) return null;
+  return {
+    bytesAcked: Number(infoBuf.readBigUInt64LE(TCPI_BYTES_ACKED)),
+    deliveryRate: Number(infoBuf.readBigUInt64LE(TCPI_DELIVERY_RATE)),
+    appLimited: (infoBuf[TCPI_APP_LIMITED_BYTE] & 1) === 1,
+  };
+}
+
+/** Bytes the peer's TCP has acknowledged on this socket, or null (see tcpDelivery). */
+export function tcpBytesAcked(socket: Socket): number | null {
+  return tcpDelivery(socket)?.bytesAcked ?? null;
 }
 
 /** What was applied to one socket. */
