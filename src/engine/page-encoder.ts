@@ -110,29 +110,9 @@ export class PageEncoder {
   encode(index: number, page: Uint8Array, round: number, out: Uint8Array): { codecId: number; length: number; outcome: PageOutcome } | null {
     const c = this.counters;
     const cache = this.#cache;
-    if (cache && round !== this.#syncedRound) {
-      this.#syncedRound = round;
-      cache.sync();
-    }
     this.#sampler?.handled();
-    if (this.#zero.equals(page)) {
-      c.zeroPages++;
-      // Zero pages take no cache slot: a flag remembers them as a delta base.
-      if (cache) this.#sentZero[index] = 1;
-      return { codecId: CODEC_IDS.zero, length: 0, outcome: 'zero' };
-    }
-    let old: Uint8Array | null = null;
-    if (cache && this.#sentZero[index]) {
-      old = this.#zero;
-      this.#sentZero[index] = 0;
-    } else if (cache && round > 0) {
-      old = cache.lookup(index);
-    }
-    // Round 0 sends each page once: nothing to look up, but it seeds the cache.
-    if (cache && round > 0) {
-      if (old) c.cacheHits++;
-      else c.cacheMisses++;
-    }
+    const old = this.#previous(index, page, round);
+    if (old === 'zero') return { codecId: CODEC_IDS.zero, length: 0, outcome: 'zero' };
     if (this.#sampler) return this.#encodeAdaptive(this.#sampler, index, old, page, out);
     if (old) {
       const r = this.#encodeDelta(old, page, out);
@@ -207,26 +187,8 @@ export class PageEncoder {
   classify(index: number, page: Uint8Array, round: number, xorOut: Uint8Array): PageOutcome {
     const c = this.counters;
     const cache = this.#cache;
-    if (cache && round !== this.#syncedRound) {
-      this.#syncedRound = round;
-      cache.sync();
-    }
-    if (this.#zero.equals(page)) {
-      c.zeroPages++;
-      if (cache) this.#sentZero[index] = 1;
-      return 'zero';
-    }
-    let old: Uint8Array | null = null;
-    if (cache && this.#sentZero[index]) {
-      old = this.#zero;
-      this.#sentZero[index] = 0;
-    } else if (cache && round > 0) {
-      old = cache.lookup(index);
-    }
-    if (cache && round > 0) {
-      if (old) c.cacheHits++;
-      else c.cacheMisses++;
-    }
+    const old = this.#previous(index, page, round);
+    if (old === 'zero') return 'zero';
     if (old) {
       if (Buffer.from(old.buffer, old.byteOffset, old.byteLength).equals(page)) {
         c.unchangedPages++;
@@ -240,6 +202,39 @@ export class PageEncoder {
     cache?.insert(index, page);
     c.fullPages++;
     return 'full';
+  }
+
+  /**
+   * The first steps of every page, shared by `encode` and `classify`: syncs the cache at a new round,
+   * counts a zero page (and remembers it as a delta base), else looks up the version sent before and
+   * counts the hit or miss. Returns 'zero', that version, or null.
+   */
+  #previous(index: number, page: Uint8Array, round: number): Uint8Array | 'zero' | null {
+    const c = this.counters;
+    const cache = this.#cache;
+    if (cache && round !== this.#syncedRound) {
+      this.#syncedRound = round;
+      cache.sync();
+    }
+    if (this.#zero.equals(page)) {
+      c.zeroPages++;
+      // Zero pages take no cache slot: a flag remembers them as a delta base.
+      if (cache) this.#sentZero[index] = 1;
+      return 'zero';
+    }
+    let old: Uint8Array | null = null;
+    if (cache && this.#sentZero[index]) {
+      old = this.#zero;
+      this.#sentZero[index] = 0;
+    } else if (cache && round > 0) {
+      old = cache.lookup(index);
+    }
+    // Round 0 sends each page once: nothing to look up, but it seeds the cache.
+    if (cache && round > 0) {
+      if (old) c.cacheHits++;
+      else c.cacheMisses++;
+    }
+    return old;
   }
 
   #encodeDelta(old: Uint8Array, page: Uint8Array, out: Uint8Array): { codecId: number; length: number } | 'unchanged' | null {

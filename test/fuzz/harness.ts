@@ -85,7 +85,11 @@ function randomLength(rng: Prng): number {
   }
 }
 
-function mutate(input: Uint8Array, corpus: Seed[], rng: Prng): Uint8Array {
+/**
+ * 1-3 random mutations of a valid encoding: bit flips, interesting bytes, truncation, extension,
+ * splices with another valid encoding (from `corpus`), deleted and inserted ranges.
+ */
+export function mutate(input: Uint8Array, corpus: ReadonlyArray<{ payload: Uint8Array }>, rng: Prng): Uint8Array {
   let b = input;
   for (let m = rng.int(1, 4); m > 0; m--) {
     switch (rng.int(0, 8)) {
