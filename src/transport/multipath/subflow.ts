@@ -7,7 +7,6 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { MessageSplitter } from '../message-splitter.js';
 import { frameLength, parseFrame, type Frame } from './frames.js';
-import { tcpDelivery } from './sockopt.js';
 import type { SubflowView } from './types.js';
 
 /** Weight of the newest sample in the rate average. */
@@ -125,33 +124,21 @@ export class Subflow implements SubflowView {
   }
 
   /**
-   * Takes a rate sample (call periodically). The kernel's own delivery-rate estimate is preferred:
-   * the channel's cumulative acknowledgement waits for the slowest path, so it would credit every
-   * subflow with the slow one's pace, and bytes acknowledged per interval only measure what the
-   * scheduler chose to give a path. A sample taken while the path was not kept full (app-limited)
-   * is a lower bound, so it may raise the estimate but never lower it. Without TCP_INFO: payload
-   * bytes acknowledged per second over intervals with data outstanding.
+   * Takes a rate sample (call periodically): payload bytes acknowledged per second, over an
+   * interval in which the subflow had data outstanding (an idle subflow keeps its last value).
+   * Acknowledged, not flushed: the kernel takes bytes at memory speed until its buffer fills.
    */
   sample(nowMs: number): void {
     const intervalMs = nowMs - this.#sampleMs;
     if (intervalMs < RATE_SAMPLE_MS) return;
     const st = this.stats;
-    this.#sampleMs = nowMs;
-    const info = tcpDelivery(this.socket);
-    if (info !== null) {
-      const r = info.deliveryRate;
-      if (r > 0) {
-        if (info.appLimited) st.rateBytesPerSec = Math.max(st.rateBytesPerSec, r);
-        else st.rateBytesPerSec = st.rateBytesPerSec === 0 ? r : st.rateBytesPerSec + RATE_EWMA_WEIGHT * (r - st.rateBytesPerSec);
-      }
-      return;
-    }
     const acked = st.ackedBytes - this.#sampleAcked;
     if (acked > 0 || st.inflightBytes > 0) {
       const rate = (acked * 1000) / intervalMs;
       st.rateBytesPerSec = st.rateBytesPerSec === 0 ? rate : st.rateBytesPerSec + RATE_EWMA_WEIGHT * (rate - st.rateBytesPerSec);
     }
     this.#sampleAcked = st.ackedBytes;
+    this.#sampleMs = nowMs;
   }
 
   /** Ends the subflow cleanly after what is queued (the channel is finished both ways). */
