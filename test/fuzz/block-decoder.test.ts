@@ -15,6 +15,7 @@ import { LivemigError } from '../../src/core/errors.js';
 import { BLOCK_CODECS, BLOCK_MASK_BYTES, MAX_BLOCK_PAGES, xorBytes, type BlockCodec } from '../../src/codec/index.js';
 import { makePageSet } from '../helpers/pages.js';
 import { Prng } from '../helpers/prng.js';
+import { blockOf } from '../helpers/blocks.js';
 import { mutate } from './harness.js';
 
 const CASES = 20_000;
@@ -33,14 +34,7 @@ function corpusOf(codec: BlockCodec, rng: Prng): Uint8Array[] {
       // A random mask with bit 0 set, over a random span.
       const span = rng.int(1, MAX_BLOCK_PAGES + 1);
       const bits = [0, ...Array.from({ length: span - 1 }, (_, i) => i + 1).filter(() => rng.chance(0.5))];
-      let lo = 0;
-      let hi = 0;
-      for (const b of bits) {
-        if (b < 32) lo |= 1 << b;
-        else hi |= 1 << (b - 32);
-      }
-      const data = new Uint8Array(bits.length * P);
-      bits.forEach((_, k) => data.set(pages[(k + t) % pages.length], k * P));
+      const { lo, hi, data } = blockOf(bits, pages, t);
       const out = new Uint8Array(BLOCK_MASK_BYTES + data.length);
       const n = codec.encode(lo, hi, data, out);
       if (n !== null) corpus.push(out.slice(0, n));

@@ -16,23 +16,12 @@ import {
 import { nativeBinding } from '../../src/codec/native.js';
 import { asBuffer, nodeLz4 } from '../helpers/lz4-peers.js';
 import { makePageSet, type PageClass } from '../helpers/pages.js';
+import { blockOf } from '../helpers/blocks.js';
 import { Prng } from '../helpers/prng.js';
 
 const P = PAGE_SIZE;
 const GUEST_PAGES = 1024;
 
-/** Members at `bits` (offsets from first; must include 0) with `pages` as their bytes, concatenated. */
-function blockOf(bits: number[], pages: Uint8Array[]): { lo: number; hi: number; data: Uint8Array } {
-  let lo = 0;
-  let hi = 0;
-  for (const b of bits) {
-    if (b < 32) lo |= 1 << b;
-    else hi |= 1 << (b - 32);
-  }
-  const data = new Uint8Array(bits.length * P);
-  bits.forEach((_, k) => data.set(pages[k % pages.length], k * P));
-  return { lo, hi, data };
-}
 
 function encode(codec: BlockCodec, lo: number, hi: number, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(BLOCK_MASK_BYTES + data.length);
