@@ -238,6 +238,38 @@ test('mptcp: connectTimeoutMs retries until the listener starts', { timeout: 10_
   }
 });
 
+/** Whether a plain TCP listener can take `port` on loopback right now (it closes it again). */
+async function portFree(port: number): Promise<boolean> {
+  try {
+    await (await listenTcp({ host: '127.0.0.1', port }, base)).close();
+    return true;
+  } catch (err) {
+    if (isLivemigError(err, 'LIVEMIG_E_TRANSPORT_LISTEN') && /EADDRINUSE/.test(err.message)) return false;
+    throw err;
+  }
+}
+
+// The joins of an accepted connection's other subflows arrive through the listening socket: a
+// receiver that closes its listener right after accept() must not reset them.
+test('mptcp: a listener closed after accept() keeps its socket until the accepted connection ends, and accepts nothing new', { timeout: 30_000 }, async () => {
+  const listener = await listenMptcp(LOOPBACK, base);
+  const { port } = listener.address;
+  const [a, b] = await Promise.all([connectMptcp(listener.address, base), listener.accept()]);
+  await listener.close();
+  await assert.rejects(listener.accept(), (err) => isLivemigError(err, 'LIVEMIG_E_TRANSPORT_CLOSED'));
+  assert.equal(await portFree(port), false, 'the listening socket went away while its connection was open');
+  const late = await connectMptcp({ host: '127.0.0.1', port }, base);
+  // Refused by a reset or a close: either way it ends at once, with nothing received.
+  const ended = collect(late).then((m) => m.length, () => 0);
+  const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 2000));
+  assert.equal(await Promise.race([ended, timeout]), 0, 'a connection after close() was kept');
+  late.destroy();
+  await transfer(a, b, 3, 1000);
+  b.destroy();
+  for (let i = 0; i < 50 && !(await portFree(port)); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(await portFree(port), true, 'the listening socket outlived the last accepted connection');
+});
+
 test('createTransport(\'mptcp\') connects and listens with kernel MPTCP', async () => {
   const mptcp = createTransport('mptcp');
   assert.equal(mptcp.name, 'mptcp');

@@ -175,5 +175,5 @@ export async function listenMptcp(endpoint: Endpoint, options: MptcpChannelOptio
   const server = net.createServer({ allowHalfOpen: true, noDelay: true });
   // Node's listen() on the bound fd; on failure node closes the handle, and so the fd.
   await listenStream(endpoint, server, (done) => server.listen({ fd }, done));
-  return new StreamListener(server, (socket) => wrap(libc, socket, resolved, mptcp, 'accept'));
+  return new StreamListener(server, (socket) => wrap(libc, socket, resolved, mptcp, 'accept'), { keepOpenForJoins: true });
 }

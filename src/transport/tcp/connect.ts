@@ -128,7 +128,9 @@ export async function connectTcp(endpoint: Endpoint, options: ConnectOptions = {
 /**
  * A Listener over a listening net.Server; `wrap` turns each connection into a channel, or throws
  * (mptcp refusing a connection that fell back to TCP): the error then goes to an accept() caller.
- * Shared by tcp and mptcp.
+ * Shared by tcp and mptcp. With `keepOpenForJoins` (mptcp), close() stops accepting but the
+ * listening socket stays until every accepted connection has ended: the MP_JOINs of their
+ * additional subflows arrive through it, and a closed one answers them with a reset.
  */
 export class StreamListener implements Listener {
   readonly address: { host: string; port: number };
@@ -136,12 +138,26 @@ export class StreamListener implements Listener {
   #pending: Array<Channel | { error: unknown }> = [];
   #waiters: Array<{ resolve(ch: Channel): void; reject(err: unknown): void }> = [];
   #closed = false;
+  readonly #keepOpenForJoins: boolean;
+  /** Accepted connections still open; only counted under keepOpenForJoins. */
+  #open = 0;
 
-  constructor(server: net.Server, wrap: (socket: net.Socket) => Channel) {
+  constructor(server: net.Server, wrap: (socket: net.Socket) => Channel, opts: { keepOpenForJoins?: boolean } = {}) {
     this.#server = server;
+    this.#keepOpenForJoins = opts.keepOpenForJoins ?? false;
     const bound = server.address() as net.AddressInfo;
     this.address = { host: bound.address, port: bound.port };
     server.on('connection', (socket) => {
+      if (this.#closed) {
+        socket.destroy(); // only while lingering for joins: a new connection is refused
+        return;
+      }
+      if (this.#keepOpenForJoins) {
+        this.#open++;
+        socket.once('close', () => {
+          if (--this.#open === 0 && this.#closed) this.#server.close();
+        });
+      }
       let entry: Channel | { error: unknown };
       try {
         entry = wrap(socket);
@@ -168,14 +184,14 @@ export class StreamListener implements Listener {
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
-  /** Stops listening; channels already accepted stay open, those not yet accepted are destroyed. */
+  /** Stops accepting; channels already accepted stay open, those not yet accepted are destroyed. */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
     for (const w of this.#waiters.splice(0)) w.reject(this.#closedError());
     for (const entry of this.#pending.splice(0)) if (!('error' in entry)) entry.destroy();
     // server.close()'s callback waits for every connection to end; the listening socket itself closes now.
-    this.#server.close();
+    if (!this.#keepOpenForJoins || this.#open === 0) this.#server.close();
     return Promise.resolve();
   }
 
