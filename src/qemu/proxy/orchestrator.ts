@@ -37,6 +37,11 @@ export interface QemuProxyPipeline {
    * for ~25 % more source CPU (bench qemu-stream). @default 'zstd' for zstd-delta, else 'lz4'
    */
   firstPageCodec?: string;
+  /**
+   * Source side only: runs of consecutive PAGE records are compressed as blocks spanning at most
+   * this many pages (1 = page by page; lz4/zstd and their delta codecs). @default 64
+   */
+  blockPages?: number;
 }
 
 /** Options of the receiving (destination) side. */
@@ -142,6 +147,7 @@ function pipelineOf(o: QemuProxyPipeline & { capabilities?: Partial<Record<Migra
   return {
     codec, cacheBytes: o.cacheBytes, pageSize: 4096,
     firstPageCodec: codec.delta ? firstCodec : null,
+    blockPages: o.blockPages,
     // The PageMirror only serves XBZRLE records, which QEMU sends only with its xbzrle capability;
     // both sides see the same capabilities (they must match), so both agree on turning it off.
     mirrorBytes: o.capabilities?.xbzrle === true ? undefined : 0,

@@ -208,7 +208,7 @@ export class QemuSourceAgent {
             this.#encoder.write(event);
           }
           // Flush per chunk: bytes must not wait in a half-full batch (they may be the downtime's).
-          this.#encoder.flush();
+          this.#encoder.flush({ keepBlockOpen: true });
         } catch (err) {
           this.#fail(asLivemigError(err), true);
           return;

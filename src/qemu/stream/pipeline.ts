@@ -14,11 +14,12 @@
  */
 
 import { createPageCache, type CachePolicy, type PageCache } from '../../cache/index.js';
-import { encodeBest, getCodecById, isZeroPage, rawCodec, zeroCodec, type PageCodec } from '../../codec/index.js';
+import { MAX_BLOCK_PAGES, blockCodecOf, encodeBest, xorBytes, getCodecById, isZeroPage, rawCodec, zeroCodec, type PageCodec } from '../../codec/index.js';
 import { LivemigError } from '../../core/errors.js';
 import { FrameType, PageBatchBuilder, forEachPageRecord, type Frame } from '../../wire/index.js';
 import { RamFlag } from './constants.js';
 import { OPAQUE_PIECE_BYTES, OPAQUE_RECORD_ID, VERBATIM_RECORD_ID, parseRecordHeader, parseVerbatimRecord } from './envelope.js';
+import { BlockStage, blockRebuiltBound, decodeBlockRecord, isBlockRecord, type BlockSink } from './page-blocks.js';
 import { PageMirror } from './page-mirror.js';
 import type { RamBlockInfo, RamPageEvent, StreamEvent } from './types.js';
 import { eventByteLength, ramRecordHeaderLength, writeRamRecord, writeRamRecordHeader } from './writer.js';
@@ -45,6 +46,13 @@ export interface StreamPipelineOptions {
   pageSize?: number;
   /** Largest frame, in bytes. @default 4194304 */
   maxFrameBytes?: number;
+  /**
+   * Source only (block records are recognised by their codec id): runs of consecutive PAGE records
+   * spanning at most this many page indexes are compressed as one block (page-blocks.ts) when the
+   * codec is lz4, zstd, lz4-delta or zstd-delta; 1 turns blocks off. For a delta codec, pages
+   * without an old version join the block unless `firstPageCodec` is null. @default 64
+   */
+  blockPages?: number;
 }
 
 /** What the source encoder did, in counts and bytes. */
@@ -78,6 +86,11 @@ export class StreamSourceEncoder {
   #blocks: readonly RamBlockInfo[] = [];
   #seq = 0;
   readonly #scratch: Uint8Array;
+  readonly #stage: BlockStage | null;
+  readonly #sink: BlockSink = {
+    reserve: (n) => this.#reserve(n),
+    commit: (index, id, length) => this.#builder.commit(index, id, length),
+  };
   readonly #stats: SourceEncoderStats = { opaqueBytes: 0, pages: 0, pagePayloadBytes: 0, verbatim: 0, verbatimBytes: 0, frames: 0, frameBytes: 0 };
 
   constructor(options: StreamPipelineOptions, onFrame: (frame: Uint8Array) => void) {
@@ -89,6 +102,7 @@ export class StreamSourceEncoder {
     this.#scratch = new Uint8Array(this.#pageSize);
     this.#onFrame = onFrame;
     this.#firstPageCodec = options.firstPageCodec ?? null;
+    this.#stage = blockStageFor(this.#codec, this.#pageSize, options.blockPages ?? MAX_BLOCK_PAGES);
   }
 
   stats(): SourceEncoderStats {
@@ -97,6 +111,7 @@ export class StreamSourceEncoder {
 
   /** Encodes one parser event. */
   write(event: StreamEvent): void {
+    if (event.kind !== 'ram-page') this.#closeStage();
     switch (event.kind) {
       case 'opaque':
         for (let at = 0; at < event.bytes.length; at += OPAQUE_PIECE_BYTES) {
@@ -123,6 +138,7 @@ export class StreamSourceEncoder {
     const index = block.firstPage + event.offsetInBlock / this.#pageSize;
     this.#rounds.see(index, this.#cache);
     if (event.record === 'zero') {
+      this.#closeStage();
       this.#zeroRecord(index, event);
       return;
     }
@@ -134,6 +150,7 @@ export class StreamSourceEncoder {
       rebuildable = again !== null && bytesEqual(again, event.data);
     }
     if (!rebuildable) {
+      this.#closeStage();
       const n = this.#verbatim(index, event);
       this.#mirror.set(index, content);
       this.#stats.verbatim++;
@@ -141,12 +158,23 @@ export class StreamSourceEncoder {
       return;
     }
     const page = content!;
+    const old = this.#cache.lookup(index);
+    const stage = this.#stage;
+    if (stage !== null && event.record === 'page' && (old !== null || !stage.codec.delta || this.#firstPageCodec !== null)) {
+      // Cache and mirror as for a page record: the destination does the same per member, in order.
+      if (!stage.fits(index)) this.#closeStage();
+      stage.add(index, event, page, old);
+      this.#cache.insert(index, page);
+      this.#mirror.set(index, page);
+      this.#stats.pages++;
+      return;
+    }
+    this.#closeStage();
     // The header goes straight into the batch: no per-record allocation.
     const headerLength = ramRecordHeaderLength(event);
     const out = this.#reserve(headerLength + this.#pageSize);
     writeRamRecordHeader(event, this.#pageSize, out);
     const body = out.subarray(headerLength);
-    const old = this.#cache.lookup(index);
     let codec = this.#codec;
     let length: number | null = null;
     if (codec.name === 'adaptive') {
@@ -215,14 +243,35 @@ export class StreamSourceEncoder {
     }
   }
 
-  /** Seals the current batch (if any) and hands it to `onFrame`. */
-  flush(): void {
+  /** Sends the staged block, if any. */
+  #closeStage(): void {
+    if (this.#stage !== null && this.#stage.count > 0) this.#stats.pagePayloadBytes += this.#stage.close(this.#sink);
+  }
+
+  /**
+   * Seals the current batch (if any) and hands it to `onFrame`. The staged block goes first, unless
+   * `keepBlockOpen`: a run of PAGE records may then go on in the next chunk (any other item, such as
+   * the section footer that ends each ram section, still closes it).
+   */
+  flush(opts: { keepBlockOpen?: boolean } = {}): void {
+    if (opts.keepBlockOpen !== true) this.#closeStage();
     if (this.#builder.count === 0) return;
     const frame = this.#builder.finish({ seq: this.#seq++ });
     this.#stats.frames++;
     this.#stats.frameBytes += frame.length;
     this.#onFrame(frame);
   }
+}
+
+/** The source's block stage for `codec` (lz4/zstd families only), or null when blocks are off. */
+function blockStageFor(codec: PageCodec, pageSize: number, blockPages: number): BlockStage | null {
+  if (!Number.isInteger(blockPages) || blockPages < 1 || blockPages > MAX_BLOCK_PAGES) {
+    throw new LivemigError('LIVEMIG_E_INVALID_OPTION', `Expected block pages to be an integer from 1 (off) to ${MAX_BLOCK_PAGES}, got ${blockPages}`);
+  }
+  const family = codec.name === 'lz4' || codec.name === 'lz4-delta' ? 'lz4' : codec.name === 'zstd' || codec.name === 'zstd-delta' ? 'zstd' : null;
+  if (blockPages === 1 || family === null) return null;
+  const level = (codec as { level?: number }).level;
+  return new BlockStage(blockCodecOf(family, codec.delta, level === undefined ? {} : { zstdLevel: level }), pageSize, blockPages);
 }
 
 /**
@@ -237,6 +286,7 @@ export class StreamDestinationDecoder {
   readonly #onEvent: ((event: StreamEvent) => void) | undefined;
   readonly #scratch: Uint8Array;
   readonly #zeroPage: Uint8Array;
+  readonly #blockScratch: Uint8Array;
   // One frame's records, gathered by the sizing pass (reused across frames).
   #ids: number[] = [];
   #indices: number[] = [];
@@ -250,6 +300,7 @@ export class StreamDestinationDecoder {
     this.#mirror = new PageMirror({ pageSize: this.#pageSize, capacityBytes: options.mirrorBytes });
     this.#scratch = new Uint8Array(this.#pageSize);
     this.#zeroPage = new Uint8Array(this.#pageSize);
+    this.#blockScratch = new Uint8Array(MAX_BLOCK_PAGES * this.#pageSize);
     this.#onEvent = onEvent;
   }
 
@@ -277,7 +328,7 @@ export class StreamDestinationDecoder {
       ids.push(codecId);
       indices.push(pageIndex);
       payloads.push(payload);
-      bound += codecId >= VERBATIM_RECORD_ID ? payload.length : rebuiltBound(payload, pageSize);
+      bound += codecId >= VERBATIM_RECORD_ID ? payload.length : isBlockRecord(codecId) ? blockRebuiltBound(payload, pageSize) : rebuiltBound(payload, pageSize);
     });
     const out = Buffer.allocUnsafe(bound);
     let at = 0;
@@ -295,6 +346,7 @@ export class StreamDestinationDecoder {
       out.set(payload, at);
       return at + payload.length;
     }
+    if (isBlockRecord(codecId)) return this.#blockRecord(index, codecId, payload, out, at);
     this.#rounds.see(index, this.#cache);
     if (codecId === VERBATIM_RECORD_ID) {
       const event = parseVerbatimRecord(payload, this.#pageSize, this.#lastBlock);
@@ -345,6 +397,32 @@ export class StreamDestinationDecoder {
     this.#cache.insert(index, page);
     this.#mirror.set(index, page);
     return end;
+  }
+
+  /** Rebuilds a block record's PAGE records into `out[at..]` (validated whole before any is applied). */
+  #blockRecord(first: number, codecId: number, payload: Uint8Array, out: Uint8Array, at: number): number {
+    const ps = this.#pageSize;
+    const { codec, members } = decodeBlockRecord(first, codecId, payload, ps, this.#blockScratch);
+    let lastBlock = this.#lastBlock;
+    for (const m of members) {
+      if (m.block === '') throw new LivemigError('LIVEMIG_E_QEMU_STREAM_MALFORMED', 'a record names an empty block', { phase: 'qemu-stream' });
+      lastBlock = m.block ?? lastBlock;
+      if (lastBlock === null) throw new LivemigError('LIVEMIG_E_QEMU_STREAM_MALFORMED', 'a CONTINUE record before any named block', { phase: 'qemu-stream' });
+    }
+    this.#lastBlock = lastBlock;
+    for (const m of members) {
+      this.#rounds.see(m.index, this.#cache);
+      const old = this.#cache.lookup(m.index);
+      out.set(m.header, at);
+      const dataAt = at + m.header.length;
+      const page = out.subarray(dataAt, dataAt + ps);
+      if (codec.delta && old !== null) xorBytes(page, old, m.data);
+      else page.set(m.data);
+      this.#cache.insert(m.index, page);
+      this.#mirror.set(m.index, page);
+      at = dataAt + ps;
+    }
+    return at;
   }
 
   #disagree(index: number, record: string): LivemigError {

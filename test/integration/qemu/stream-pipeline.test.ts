@@ -5,30 +5,42 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { getCodec } from '../../../src/codec/index.js';
+import { BLOCK_CODEC_IDS, CODEC_IDS, getCodec } from '../../../src/codec/index.js';
 import { xbzrleEncode } from '../../../src/codec/xbzrle.js';
 import {
   QemuStreamParser, RamFlag, StreamDestinationDecoder, StreamSourceEncoder, serializeEvents, type StreamEvent, type StreamPipelineOptions,
 } from '../../../src/qemu/stream/index.js';
-import { decodeFrame } from '../../../src/wire/index.js';
+import { decodeFrame, forEachPageRecord } from '../../../src/wire/index.js';
 import { makePrng } from '../../helpers/prng.js';
 import { QEMU_FIXTURES, loadQemuFixture } from '../../helpers/qemu-fixtures.js';
 
 /** Runs `bytes` through both halves in chunks of `chunk` bytes; returns the rebuilt stream and the encoder's stats. */
-function roundTrip(bytes: Uint8Array, options: StreamPipelineOptions, chunk = 65536) {
+function roundTrip(bytes: Uint8Array, options: StreamPipelineOptions, chunk = 65536, keepBlockOpen = false) {
   const parser = new QemuStreamParser();
   const frames: Uint8Array[] = [];
+  const sent: Uint8Array[] = [];
   const encoder = new StreamSourceEncoder(options, (f) => frames.push(f));
   const decoder = new StreamDestinationDecoder(options);
   const out: Uint8Array[] = [];
   for (let at = 0; at < bytes.length; at += chunk) {
     for (const e of parser.push(bytes.subarray(at, at + chunk))) encoder.write(e);
-    encoder.flush();
+    // The source agent keeps a run of PAGE records open across its socket reads.
+    encoder.flush({ keepBlockOpen });
     // Decode as the frames come, as the destination agent does.
-    for (const f of frames.splice(0)) out.push(decoder.rebuild(decodeFrame(f)));
+    for (const f of frames.splice(0)) {
+      sent.push(f);
+      out.push(decoder.rebuild(decodeFrame(f)));
+    }
   }
   parser.end();
-  return { rebuilt: Buffer.concat(out), stats: encoder.stats() };
+  return { rebuilt: Buffer.concat(out), stats: encoder.stats(), frames: sent };
+}
+
+/** Records per codec id over `frames`. */
+function recordsById(frames: Uint8Array[]): Map<number, number> {
+  const ids = new Map<number, number>();
+  for (const f of frames) forEachPageRecord(decodeFrame(f).body, (_i, id) => ids.set(id, (ids.get(id) ?? 0) + 1));
+  return ids;
 }
 
 const VARIANTS: Array<[string, Omit<StreamPipelineOptions, 'codec'>]> = [
@@ -40,7 +52,7 @@ const VARIANTS: Array<[string, Omit<StreamPipelineOptions, 'codec'>]> = [
 for (const name of QEMU_FIXTURES) {
   test(`${name}: every codec and mirror setting rebuilds the captured stream byte for byte`, () => {
     const bytes = loadQemuFixture(name);
-    for (const codec of ['lz4-delta', 'xbzrle', 'adaptive', 'raw']) {
+    for (const codec of ['lz4-delta', 'zstd-delta', 'lz4', 'zstd', 'xbzrle', 'adaptive', 'raw']) {
       for (const [label, extra] of VARIANTS) {
         const { rebuilt } = roundTrip(bytes, { codec: getCodec(codec), ...extra }, 1 + ((name.length * 7919) % 70_000));
         assert.ok(rebuilt.equals(Buffer.from(bytes)), `${name} ${codec} ${label}: rebuilt ${rebuilt.length} of ${bytes.length} bytes, not identical`);
@@ -165,4 +177,74 @@ test('both sides start a cache round where the page index goes down, so a thrash
     assert.ok(rebuilt.equals(Buffer.from(bytes)), `${codec}: rebuilt stream differs`);
     assert.ok(stats.pagePayloadBytes < stats.pages * 4096, `${codec}: some pages went as deltas`);
   }
+});
+
+test('runs of PAGE records travel as multi-page blocks, kept open across chunks, and rebuild exactly with fewer bytes', () => {
+  for (const name of ['paused10', 'running72'] as const) {
+    const bytes = loadQemuFixture(name);
+    for (const codec of ['zstd-delta', 'lz4-delta', 'zstd', 'lz4']) {
+      const opts = { codec: getCodec(codec), mirrorBytes: 0, firstPageCodec: getCodec(codec.startsWith('zstd') ? 'zstd' : 'lz4') };
+      const single = roundTrip(bytes, { ...opts, blockPages: 1 }, 65536, true);
+      const blocks = roundTrip(bytes, opts, 65536, true);
+      assert.ok(single.rebuilt.equals(Buffer.from(bytes)), `${name} ${codec}: page by page differs`);
+      assert.ok(blocks.rebuilt.equals(Buffer.from(bytes)), `${name} ${codec}: blocks differ`);
+      const blockId = BLOCK_CODEC_IDS[`${codec}-block` as keyof typeof BLOCK_CODEC_IDS];
+      const ids = recordsById(blocks.frames);
+      assert.ok((ids.get(blockId) ?? 0) > 0, `${name} ${codec}: no ${codec}-block record (ids ${JSON.stringify([...ids])})`);
+      assert.equal(recordsById(single.frames).get(blockId), undefined);
+      const wire = (r: { frames: Uint8Array[] }) => r.frames.reduce((t, f) => t + f.length, 0);
+      assert.ok(wire(blocks) < wire(single), `${name} ${codec}: ${wire(blocks)} bytes in blocks, ${wire(single)} page by page`);
+      assert.equal(blocks.stats.pages, single.stats.pages);
+    }
+  }
+});
+
+test('delta blocks keep both 2-way caches in step through a thrashing cache and dirty passes', () => {
+  const bytes = pagePassesStream(48, 6, 0xbeef);
+  for (const [codec, cacheBytes] of [['zstd-delta', 8 * 4096], ['lz4-delta', 8 * 4096], ['zstd-delta', 64 * 4096]] as const) {
+    for (const chunk of [3000, 65536]) {
+      const { rebuilt, frames } = roundTrip(bytes, { codec: getCodec(codec), cacheBytes, mirrorBytes: 0, firstPageCodec: getCodec('lz4') }, chunk, true);
+      assert.ok(rebuilt.equals(Buffer.from(bytes)), `${codec} cache ${cacheBytes} chunk ${chunk}: rebuilt stream differs`);
+      const ids = recordsById(frames);
+      assert.ok((ids.get(BLOCK_CODEC_IDS[`${codec}-block`]) ?? 0) > 0, `${codec}: no delta block (ids ${JSON.stringify([...ids])})`);
+    }
+  }
+  // Without first-page compression, pages the cache lacks go raw, one record each.
+  const raw1st = roundTrip(bytes, { codec: getCodec('zstd-delta'), mirrorBytes: 0, firstPageCodec: null }, 65536, true);
+  assert.ok(raw1st.rebuilt.equals(Buffer.from(bytes)));
+  assert.equal(recordsById(raw1st.frames).get(CODEC_IDS.raw), 48);
+});
+
+test('a corrupt block record is an error before any of its pages is applied, and the next good frame still rebuilds', () => {
+  const bytes = pagePassesStream(48, 3, 0xf00d);
+  const opts: StreamPipelineOptions = { codec: getCodec('zstd-delta'), mirrorBytes: 0, firstPageCodec: getCodec('zstd') };
+  const { frames } = roundTrip(bytes, opts, 1 << 20, true);
+  // The frame holding the first block, and the record's payload offset inside the frame.
+  const target = frames.findIndex((f) => (recordsById([f]).get(BLOCK_CODEC_IDS['zstd-delta-block']) ?? 0) > 0);
+  assert.ok(target >= 0);
+  const prng = makePrng(7);
+  let rejected = 0;
+  for (let trial = 0; trial < 200; trial++) {
+    const decoder = new StreamDestinationDecoder(opts);
+    const good = frames.slice(0, target).map((f) => decoder.rebuild(decodeFrame(f)));
+    // Corrupt the decoded body (past the frame checksum, as a bug or a forged frame would):
+    // flip bytes after the record's 8-byte header, in the headers length, headers, mask or stream.
+    const good0 = decodeFrame(frames[target]);
+    const body = Uint8Array.from(good0.body);
+    for (let k = 0; k < 1 + prng.int(0, 3); k++) body[8 + prng.int(0, Math.min(body.length - 9, 700))] ^= 1 + prng.int(0, 254);
+    const frame = { ...good0, body };
+    let out: Uint8Array | null = null;
+    try {
+      out = decoder.rebuild(frame);
+    } catch (err) {
+      assert.match((err as { code?: string }).code ?? '', /^LIVEMIG_E_(QEMU_STREAM_MALFORMED|CODEC_\w+|WIRE_MALFORMED)$/, String(err));
+      rejected++;
+    }
+    if (out === null) {
+      // Nothing of the bad block reached the caches: the real frame and the rest still rebuild exactly.
+      const rest = frames.slice(target).map((f) => decoder.rebuild(decodeFrame(f)));
+      assert.ok(Buffer.concat([...good, ...rest]).equals(Buffer.from(bytes)), `trial ${trial}: the stream after a refused block differs`);
+    }
+  }
+  assert.ok(rejected > 100, `only ${rejected} of 200 corruptions were refused`);
 });

@@ -1,0 +1,201 @@
+/**
+ * Multi-page blocks in driver B: a run of consecutive PAGE records of the stream is compressed as
+ * one block (src/codec/block.ts), because zstd and LZ4 find matches across pages. The run must be
+ * unbroken in the stream (any other item closes it), so the destination rebuilds every byte in order.
+ *
+ *   block record  page-index = first member   codec-id = a block codec id (8..11)
+ *                 payload = headers-length:u16be  headers  block-payload (mask + stream)
+ *   headers       each member's QEMU record header (be64 [u8 len idstr]), in stream order
+ *
+ * Delta blocks carry each member's XOR with its cached old version, or with a zero page when the
+ * cache has none (so the first pass rides in the same block as the page itself). Both sides do the
+ * cache lookup and insert of each member in stream order, exactly as for a page record, so the two
+ * caches stay equal. A lone page, or a block that does not compress, goes out as page records of
+ * the family's page codecs instead (lz4/zstd over the page, lz4-delta/zstd-delta over the XOR).
+ */
+
+import {
+  BLOCK_MASK_BYTES, CODEC_IDS, MAX_BLOCK_PAGES, blockCodecById, blockMaskCount, getCodec, rawCodec, xorBytes, type BlockCodec, type PageCodec,
+} from '../../codec/index.js';
+import { LivemigError } from '../../core/errors.js';
+import { parseRecordHeader } from './envelope.js';
+import type { RamPageEvent } from './types.js';
+import { writeRamRecordHeader } from './writer.js';
+
+/** Bytes of the headers-length prefix. */
+const HEADERS_LENGTH_BYTES = 2;
+/** Longest QEMU record header: be64, length byte, 255-byte block name. */
+const MAX_HEADER_BYTES = 8 + 1 + 255;
+
+/** Where a closing block writes: `reserve` (flushing a full batch first) and `commit`. */
+export interface BlockSink {
+  reserve(n: number): Uint8Array;
+  commit(pageIndex: number, codecId: number, length: number): void;
+}
+
+/** Source side: PAGE records waiting to be compressed together. */
+export class BlockStage {
+  readonly codec: BlockCodec;
+  readonly #pageSize: number;
+  readonly #maxSpan: number;
+  readonly #headers = new Uint8Array(MAX_BLOCK_PAGES * MAX_HEADER_BYTES);
+  readonly #headerEnds = new Uint16Array(MAX_BLOCK_PAGES);
+  readonly #indexes = new Uint32Array(MAX_BLOCK_PAGES);
+  /** What is compressed: pages (full blocks) or XORs (delta blocks), member k at k × pageSize. */
+  readonly #bytes: Uint8Array;
+  /** Delta blocks only: the new pages, for the raw fallback. */
+  readonly #pages: Uint8Array | null;
+  /** Delta blocks only: whether member k had an old version (its bytes are then an XOR). */
+  readonly #hadOld = new Uint8Array(MAX_BLOCK_PAGES);
+  /** The family's page codec, for members sent one by one (over the XOR it is the delta codec's payload). */
+  readonly #single: PageCodec;
+  readonly #singleDeltaId: number;
+  #count = 0;
+  #headerBytes = 0;
+  #maskLo = 0;
+  #maskHi = 0;
+
+  /** `span`: a block covers at most this many consecutive page indexes (2..64). */
+  constructor(codec: BlockCodec, pageSize: number, span: number) {
+    this.codec = codec;
+    this.#pageSize = pageSize;
+    this.#maxSpan = span;
+    this.#bytes = new Uint8Array(MAX_BLOCK_PAGES * pageSize);
+    this.#pages = codec.delta ? new Uint8Array(MAX_BLOCK_PAGES * pageSize) : null;
+    const zstd = codec.family === 'zstd';
+    this.#single = zstd ? getCodec('zstd', { zstdLevel: codec.level! }) : getCodec('lz4');
+    this.#singleDeltaId = zstd ? CODEC_IDS['zstd-delta'] : CODEC_IDS['lz4-delta'];
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Whether page `index` can join the open block (an empty stage takes any page). */
+  fits(index: number): boolean {
+    if (this.#count === 0) return true;
+    const first = this.#indexes[0];
+    return index > this.#indexes[this.#count - 1] && index - first < this.#maxSpan;
+  }
+
+  /**
+   * Adds the PAGE record `event` of page `index` (call `fits` first) with its content `page`; `old`
+   * is the cached version (delta blocks), null for none. Both are copied.
+   */
+  add(index: number, event: RamPageEvent, page: Uint8Array, old: Uint8Array | null): void {
+    const k = this.#count;
+    if (k === 0) {
+      this.#maskLo = 0;
+      this.#maskHi = 0;
+    }
+    const bit = index - (k === 0 ? index : this.#indexes[0]);
+    if (bit < 32) this.#maskLo |= 1 << bit;
+    else this.#maskHi |= 1 << (bit - 32);
+    this.#indexes[k] = index;
+    this.#headerBytes += writeRamRecordHeader(event, this.#pageSize, this.#headers, this.#headerBytes);
+    this.#headerEnds[k] = this.#headerBytes;
+    const at = k * this.#pageSize;
+    const slot = this.#bytes.subarray(at, at + this.#pageSize);
+    if (this.#pages === null || old === null) slot.set(page);
+    else xorBytes(slot, old, page);
+    this.#pages?.set(page, at);
+    this.#hadOld[k] = this.#pages !== null && old !== null ? 1 : 0;
+    this.#count = k + 1;
+  }
+
+  /** Writes the staged pages as one block record (or page records); returns their codec payload bytes (QEMU headers excluded). */
+  close(sink: BlockSink): number {
+    const n = this.#count;
+    if (n === 0) return 0;
+    this.#count = 0;
+    const headerBytes = this.#headerBytes;
+    this.#headerBytes = 0;
+    const ps = this.#pageSize;
+    const data = this.#bytes.subarray(0, n * ps);
+    const prefix = HEADERS_LENGTH_BYTES + headerBytes;
+    const out = sink.reserve(prefix + BLOCK_MASK_BYTES + n * ps);
+    const length = n > 1 ? this.codec.encode(this.#maskLo, this.#maskHi, data, out.subarray(prefix)) : null;
+    if (length !== null) {
+      out[0] = headerBytes >>> 8;
+      out[1] = headerBytes & 0xff;
+      out.set(this.#headers.subarray(0, headerBytes), HEADERS_LENGTH_BYTES);
+      sink.commit(this.#indexes[0], this.codec.id, prefix + length);
+      return HEADERS_LENGTH_BYTES + length;
+    }
+    // A lone page, or a block that does not pay: one page record per member.
+    let sent = 0;
+    for (let k = 0, from = 0; k < n; k++) {
+      const header = this.#headers.subarray(from, this.#headerEnds[k]);
+      from = this.#headerEnds[k];
+      const rec = sink.reserve(header.length + ps);
+      rec.set(header);
+      const body = rec.subarray(header.length);
+      let id = this.#hadOld[k] === 1 ? this.#singleDeltaId : this.#single.id;
+      let len = this.#single.encode(null, data.subarray(k * ps, (k + 1) * ps), body);
+      if (len === null) {
+        id = rawCodec.id;
+        len = ps;
+        body.set((this.#pages ?? this.#bytes).subarray(k * ps, (k + 1) * ps));
+      }
+      sink.commit(this.#indexes[k], id, header.length + len);
+      sent += len;
+    }
+    return sent;
+  }
+}
+
+function malformed(why: string): LivemigError {
+  return new LivemigError('LIVEMIG_E_QEMU_STREAM_MALFORMED', `driver B block record: ${why}`, { phase: 'qemu-stream' });
+}
+
+/** Whether `codecId` is a block record's. */
+export function isBlockRecord(codecId: number): boolean {
+  return blockCodecById(codecId) !== undefined;
+}
+
+/** Bytes a block record rebuilds to (its headers and member pages); 0 when it is malformed (decoding then throws). */
+export function blockRebuiltBound(payload: Uint8Array, pageSize: number): number {
+  if (payload.length < HEADERS_LENGTH_BYTES) return 0;
+  const headerBytes = (payload[0] << 8) | payload[1];
+  const mask = HEADERS_LENGTH_BYTES + headerBytes;
+  if (payload.length < mask + BLOCK_MASK_BYTES) return 0;
+  const v = new DataView(payload.buffer, payload.byteOffset + mask, BLOCK_MASK_BYTES);
+  return headerBytes + blockMaskCount(v.getUint32(0, true), v.getUint32(4, true)) * pageSize;
+}
+
+/** One member of a decoded block record, for the destination to apply in order. */
+export interface BlockMember {
+  index: number;
+  /** The member's QEMU record header. */
+  header: Uint8Array;
+  /** Block name from the header, or null when it CONTINUEs. */
+  block: string | null;
+  /** Its page (full blocks) or its XOR with the old version (delta blocks): a view of the scratch. */
+  data: Uint8Array;
+}
+
+/**
+ * Validates and decompresses a block record into `scratch` (MAX_BLOCK_PAGES × pageSize bytes):
+ * every header must be a PAGE record's, one per member. Throws before the caller applies anything.
+ */
+export function decodeBlockRecord(first: number, codecId: number, payload: Uint8Array, pageSize: number, scratch: Uint8Array): { codec: BlockCodec; members: BlockMember[] } {
+  const codec = blockCodecById(codecId);
+  if (codec === undefined) throw malformed(`codec id ${codecId} is not a block codec`);
+  if (payload.length < HEADERS_LENGTH_BYTES) throw malformed(`payload of ${payload.length} bytes`);
+  const headerBytes = (payload[0] << 8) | payload[1];
+  const headers = payload.subarray(HEADERS_LENGTH_BYTES, HEADERS_LENGTH_BYTES + headerBytes);
+  if (headers.length !== headerBytes) throw malformed(`${headerBytes} header bytes announced, ${headers.length} present`);
+  // The page range is the caller's to trust: a page index is only a cache key here.
+  const decoded = codec.decode(payload.subarray(HEADERS_LENGTH_BYTES + headerBytes), first, Number.MAX_SAFE_INTEGER, pageSize, scratch);
+  const members: BlockMember[] = [];
+  let at = 0;
+  for (let k = 0; k < decoded.pages.length; k++) {
+    if (at >= headers.length) throw malformed(`${decoded.pages.length} members but headers for ${k}`);
+    const h = parseRecordHeader(headers.subarray(at), pageSize);
+    if (h.record !== 'page') throw malformed(`member ${k} has a ${h.record} record header, not a page's`);
+    members.push({ index: decoded.pages[k], header: headers.subarray(at, at + h.length), block: h.block, data: decoded.data.subarray(k * pageSize, (k + 1) * pageSize) });
+    at += h.length;
+  }
+  if (at !== headers.length) throw malformed(`${headers.length - at} header bytes left after ${members.length} members`);
+  return { codec, members };
+}
