@@ -16,8 +16,8 @@
  * the input, so a figure is only printed for a byte-identical pipeline.
  *
  * Run: `node dist/bench/qemu-stream.js [--stream FILE[.gz]] [--codec C] [--mirror-mib N]
- *       [--first-page-codec C|none] [--reps N] [--json]`. Defaults: the four fixtures, lz4-delta,
- * mirror 0 (the proxy's setting without QEMU's xbzrle capability), raw first pages, 20 passes per
+ *       [--first-page-codec C|none] [--block-pages N] [--cache-mib N] [--compress-threads N] [--reps N] [--json]`. Defaults: the four fixtures, lz4-delta,
+ * mirror 0 (the proxy's setting without QEMU's xbzrle capability), raw first pages, blocks of 64, a 64 MiB cache, compression in the caller's thread, 20 passes per
  * repetition on fixtures and 1 on a --stream. Figures are the median of 3 timed repetitions after
  * one warm-up, in MB (10^6 bytes) of QEMU stream per second.
  */
@@ -58,19 +58,25 @@ function chunks(bytes: Uint8Array): Uint8Array[] {
   return out;
 }
 
-function encodeAll(parts: Uint8Array[], options: StreamPipelineOptions, onFrame: (f: Uint8Array) => void): void {
+async function encodeAll(parts: Uint8Array[], options: StreamPipelineOptions, onFrame: (f: Uint8Array) => void): Promise<void> {
   const parser = new QemuStreamParser();
   const encoder = new StreamSourceEncoder(options, onFrame);
-  for (const p of parts) {
-    for (const e of parser.push(p)) encoder.write(e);
-    // The source agent flushes per socket chunk, so do the same.
+  try {
+    for (const p of parts) {
+      for (const e of parser.push(p)) encoder.write(e);
+      // The source agent flushes per socket chunk, so do the same.
+      encoder.flush({ keepBlockOpen: true });
+    }
+    parser.end();
     encoder.flush();
+    await encoder.settled();
+  } finally {
+    await encoder.close();
   }
-  parser.end();
 }
 
 /** One pass of `impl`; returns the rebuilt bytes' length (checked against the input by the caller). */
-function run(impl: Impl, parts: Uint8Array[], frames: Uint8Array[], out: Uint8Array, options: StreamPipelineOptions): number {
+async function run(impl: Impl, parts: Uint8Array[], frames: Uint8Array[], out: Uint8Array, options: StreamPipelineOptions): Promise<number> {
   let at = 0;
   const sink = (b: Uint8Array): void => {
     out.set(b, at);
@@ -92,7 +98,7 @@ function run(impl: Impl, parts: Uint8Array[], frames: Uint8Array[], out: Uint8Ar
       return impl === 'parse' ? out.length : at;
     }
     case 'encode':
-      encodeAll(parts, options, () => undefined);
+      await encodeAll(parts, options, () => undefined);
       return out.length;
     case 'decode': {
       const decoder = new StreamDestinationDecoder(options);
@@ -101,7 +107,7 @@ function run(impl: Impl, parts: Uint8Array[], frames: Uint8Array[], out: Uint8Ar
     }
     case 'pipeline': {
       const decoder = new StreamDestinationDecoder(options);
-      encodeAll(parts, options, (f) => sink(decoder.rebuild(decodeFrame(f))));
+      await encodeAll(parts, options, (f) => sink(decoder.rebuild(decodeFrame(f))));
       return at;
     }
   }
@@ -123,6 +129,9 @@ export async function main(argv: string[]): Promise<QemuStreamRow[]> {
     mirrorBytes: Number(arg(argv, 'mirror-mib') ?? 0) * 1024 * 1024,
     firstPageCodec: first === 'none' ? null : getCodec(first),
     pageSize: 4096,
+    blockPages: Number(arg(argv, 'block-pages') ?? 64),
+    cacheBytes: Number(arg(argv, 'cache-mib') ?? 64) * 1024 * 1024,
+    compressThreads: Number(arg(argv, 'compress-threads') ?? 0),
   };
   const inputs: Array<[string, Uint8Array]> = streamPath
     ? [[basename(streamPath), (() => {
@@ -134,7 +143,7 @@ export async function main(argv: string[]): Promise<QemuStreamRow[]> {
   for (const [fixture, bytes] of inputs) {
     const parts = chunks(bytes);
     const frames: Uint8Array[] = [];
-    encodeAll(parts, options, (f) => frames.push(f));
+    await encodeAll(parts, options, (f) => frames.push(f));
     const wireRatio = frames.reduce((n, f) => n + f.length, 0) / bytes.length;
     const out = new Uint8Array(bytes.length);
     const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
@@ -144,7 +153,7 @@ export async function main(argv: string[]): Promise<QemuStreamRow[]> {
       for (let rep = 0; rep < 4; rep++) {
         const t0 = process.hrtime.bigint();
         for (let i = 0; i < reps; i++) {
-          const n = run(impl, parts, frames, out, options);
+          const n = await run(impl, parts, frames, out, options);
           if (n !== bytes.length) throw new Error(`${fixture} ${impl}: produced ${n} of ${bytes.length} bytes`);
         }
         const s = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -162,7 +171,7 @@ export async function main(argv: string[]): Promise<QemuStreamRow[]> {
   if (json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
   else {
     const lines = [
-      `codec ${options.codec.name}, mirror ${(options.mirrorBytes ?? 0) / 1048576} MiB, first pages ${first}, load ${loadavg()[0].toFixed(1)}`,
+      `codec ${options.codec.name}, mirror ${(options.mirrorBytes ?? 0) / 1048576} MiB, first pages ${first}, blocks of ${options.blockPages}, ${options.compressThreads} compress threads, load ${loadavg()[0].toFixed(1)}`,
       `${'fixture'.padEnd(16)} ${'impl'.padEnd(14)} ${'MB/s'.padStart(9)} ${'vs copy'.padStart(8)} ${'wire/stream'.padStart(12)}`,
     ];
     for (const r of rows) {

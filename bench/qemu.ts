@@ -19,6 +19,7 @@
  * | livemig-zstdd-2paths      | zstd-delta, multipath, blocks of 64 pages (the default)      |
  * | livemig-zstdd-mptcp       | zstd-delta over kernel MPTCP (a subflow per path)            |
  * | livemig-zstdd-single-2paths| zstd-delta, multipath, page by page (`--block-pages 1`)     |
+ * | livemig-zstdd-inline-2paths| zstd-delta, multipath, blocks compressed in the agent's thread (`--compress-threads 0`) |
  * | livemig-adaptive-1path    | adaptive (per page the smallest codec), tcp channel          |
  * | livemig-adaptive-2paths   | adaptive, multipath                                          |
  *
@@ -82,6 +83,7 @@ const CONTENDERS: Record<string, Partial<QemuDemoOptions> & { paths?: number }> 
   'livemig-zstdd-2paths': { via: 'livemig', codec: 'zstd-delta', transport: { transport: 'multipath', subflows: 1 }, paths: 2 },
   'livemig-zstdd-mptcp': { via: 'livemig', codec: 'zstd-delta', transport: { transport: 'mptcp' }, paths: 2 },
   'livemig-zstdd-single-2paths': { via: 'livemig', codec: 'zstd-delta', blockPages: 1, transport: { transport: 'multipath', subflows: 1 }, paths: 2 },
+  'livemig-zstdd-inline-2paths': { via: 'livemig', codec: 'zstd-delta', compressThreads: 0, transport: { transport: 'multipath', subflows: 1 }, paths: 2 },
   'livemig-adaptive-1path': { via: 'livemig', codec: 'adaptive', transport: { transport: 'tcp' } },
   'livemig-adaptive-2paths': { via: 'livemig', codec: 'adaptive', transport: { transport: 'multipath', subflows: 1 }, paths: 2 },
 };

@@ -40,6 +40,8 @@ Proxy options:
                            lz4; 'none' sends them raw)
   --block-pages N          compress runs of consecutive pages as blocks of up to N pages (default 64;
                            1 = page by page; lz4, zstd, lz4-delta, zstd-delta)
+  --compress-threads N     source: worker threads compressing the blocks (default: cores - 1, at
+                           least 1; 0 = in the agent's own thread)
   --agent-uri URI          where the source agent listens for QEMU (default: a UNIX socket in a fresh
                            temporary directory; or tcp:HOST:PORT, unix:PATH)
   --timeout-s N            give up after N seconds (default 300)
@@ -48,7 +50,7 @@ Proxy options:
 const PROXY_FLAGS = {
   codec: { type: 'string' }, transport: { type: 'string' }, paths: { type: 'string' }, subflows: { type: 'string' },
   scheduler: { type: 'string' }, 'cache-mib': { type: 'string' }, 'downtime-limit-ms': { type: 'string' },
-  'max-bandwidth': { type: 'string' }, xbzrle: { type: 'boolean' }, capture: { type: 'string' }, 'agent-uri': { type: 'string' }, 'first-page-codec': { type: 'string' }, 'block-pages': { type: 'string' },
+  'max-bandwidth': { type: 'string' }, xbzrle: { type: 'boolean' }, capture: { type: 'string' }, 'agent-uri': { type: 'string' }, 'first-page-codec': { type: 'string' }, 'block-pages': { type: 'string' }, 'compress-threads': { type: 'string' },
   'timeout-s': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' },
 } as const;
 
@@ -74,7 +76,7 @@ function transportSpec(v: Flags, defaultSubflows = 1): ProxyTransportSpec {
 
 function common(v: Flags): {
   codec: string; cacheBytes: number | undefined; downtimeLimitMs: number; maxBandwidthBytesPerSec: number; capabilities: { xbzrle: true } | undefined;
-  capturePath: string | undefined; agentUri: string | undefined; timeoutMs: number; firstPageCodec: string | undefined; blockPages: number | undefined;
+  capturePath: string | undefined; agentUri: string | undefined; timeoutMs: number; firstPageCodec: string | undefined; blockPages: number | undefined; compressThreads: number | undefined;
 } {
   const codec = typeof v.codec === 'string' ? v.codec : 'lz4-delta';
   getCodec(codec); // unknown names fail here, before QEMU is touched
@@ -91,6 +93,7 @@ function common(v: Flags): {
     agentUri: typeof v['agent-uri'] === 'string' ? v['agent-uri'] : undefined,
     firstPageCodec: typeof v['first-page-codec'] === 'string' ? v['first-page-codec'] : undefined,
     blockPages: v['block-pages'] === undefined ? undefined : intOpt(v, 'block-pages', 64, 1, 64),
+    compressThreads: v['compress-threads'] === undefined ? undefined : intOpt(v, 'compress-threads', 1, 0, 64),
     timeoutMs: intOpt(v, 'timeout-s', 300, 1, 86_400) * 1000,
   };
 }

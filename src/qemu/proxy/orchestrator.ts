@@ -12,7 +12,7 @@
  * `migrateQemuViaLivemig` runs both on one host (the channel over loopback or the given paths).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LivemigError, isLivemigError } from '../../core/errors.js';
 import { getCodec } from '../../codec/index.js';
@@ -42,7 +42,15 @@ export interface QemuProxyPipeline {
    * this many pages (1 = page by page; lz4/zstd and their delta codecs). @default 64
    */
   blockPages?: number;
+  /**
+   * Source side only: worker threads compressing the blocks while the agent parses on (0 = in the
+   * agent's thread). @default DEFAULT_COMPRESS_THREADS
+   */
+  compressThreads?: number;
 }
+
+/** One compression worker per core beside the agent's own thread (at least one). */
+export const DEFAULT_COMPRESS_THREADS = Math.max(1, availableParallelism() - 1);
 
 /** Options of the receiving (destination) side. */
 export interface QemuReceiverOptions extends QemuProxyPipeline {
@@ -148,6 +156,7 @@ function pipelineOf(o: QemuProxyPipeline & { capabilities?: Partial<Record<Migra
     codec, cacheBytes: o.cacheBytes, pageSize: 4096,
     firstPageCodec: codec.delta ? firstCodec : null,
     blockPages: o.blockPages,
+    compressThreads: o.compressThreads ?? DEFAULT_COMPRESS_THREADS,
     // The PageMirror only serves XBZRLE records, which QEMU sends only with its xbzrle capability;
     // both sides see the same capabilities (they must match), so both agree on turning it off.
     mirrorBytes: o.capabilities?.xbzrle === true ? undefined : 0,

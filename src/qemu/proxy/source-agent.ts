@@ -156,6 +156,7 @@ export class QemuSourceAgent {
       if (this.#capturePath !== null) this.#capture = createWriteStream(this.#capturePath);
       await this.#relay(socket);
       this.#endedAt = Date.now();
+      await this.#encoder.settled();
       await this.#flushQueue();
       this.#lastFrameSentAtMs = hostNowMs();
       if (this.#failure) throw this.#failure;
@@ -170,6 +171,7 @@ export class QemuSourceAgent {
       throw e;
     } finally {
       this.#server.close();
+      await this.#encoder.close();
       if (this.#capture) {
         this.#capture.end();
         await once(this.#capture, 'close').catch(() => undefined);
@@ -213,7 +215,8 @@ export class QemuSourceAgent {
           this.#fail(asLivemigError(err), true);
           return;
         }
-        if (this.#queuedBytes > this.#maxBuffered && !socket.isPaused()) {
+        // Blocks still with a compression worker count as waiting: they become frames soon.
+        if (this.#queuedBytes + this.#encoder.pendingBytes > this.#maxBuffered && !socket.isPaused()) {
           socket.pause();
           this.#pauses++;
           this.#pausedAt = Date.now();
@@ -252,7 +255,7 @@ export class QemuSourceAgent {
         this.#queue.shift();
         this.#queuedBytes -= frame.length;
         const s = this.#socket;
-        if (s && s.isPaused() && this.#queuedBytes <= this.#maxBuffered / 2) {
+        if (s && s.isPaused() && this.#queuedBytes + this.#encoder.pendingBytes <= this.#maxBuffered / 2) {
           this.#pausedMs += Date.now() - this.#pausedAt;
           s.resume();
         }

@@ -88,6 +88,7 @@ export async function migrateQemuInTestbed(sourceQmp: string, destQmp: string, t
       '--timeout-s', String(Math.ceil((opts.timeoutMs ?? 300_000) / 1000)),
       ...(opts.firstPageCodec ? ['--first-page-codec', opts.firstPageCodec] : []),
       ...(opts.blockPages !== undefined ? ['--block-pages', String(opts.blockPages)] : []),
+      ...(opts.compressThreads !== undefined ? ['--compress-threads', String(opts.compressThreads)] : []),
     ]);
     const [sendCode, recvCode] = await Promise.all([send.exited, recv.exited]);
     if (sendCode !== 0) throw new LivemigError('LIVEMIG_E_PEER_CRASHED', `livemig qemu send exited ${sendCode}: ${send.stderr().trim().slice(-600)}`, { phase: 'precopy' });

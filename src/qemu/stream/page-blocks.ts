@@ -15,7 +15,7 @@
  */
 
 import {
-  BLOCK_MASK_BYTES, CODEC_IDS, MAX_BLOCK_PAGES, blockCodecById, blockMaskCount, getCodec, rawCodec, xorBytes, type BlockCodec, type PageCodec,
+  BLOCK_MASK_BYTES, CODEC_IDS, MAX_BLOCK_PAGES, blockCodecById, blockMaskCount, getCodec, rawCodec, xorBytes, type BlockCodec,
 } from '../../codec/index.js';
 import { LivemigError } from '../../core/errors.js';
 import { parseRecordHeader } from './envelope.js';
@@ -33,6 +33,73 @@ export interface BlockSink {
   commit(pageIndex: number, codecId: number, length: number): void;
 }
 
+/**
+ * A closed run of PAGE records, ready to be written (here or in a compression worker, so every
+ * field is a plain typed array that survives postMessage).
+ */
+export interface StagedBlock {
+  /** Block codec id (its family, delta flag) and zstd level (ignored for LZ4). */
+  codecId: number;
+  level: number;
+  pageSize: number;
+  count: number;
+  maskLo: number;
+  maskHi: number;
+  /** The members' QEMU record headers back to back; member k's ends at headerEnds[k]. */
+  headers: Uint8Array;
+  headerEnds: Uint16Array;
+  indexes: Uint32Array;
+  /** Whether member k had an old version (its bytes are then an XOR). */
+  hadOld: Uint8Array;
+  /** What is compressed: pages (full blocks) or XORs (delta blocks), member k at k × pageSize. */
+  bytes: Uint8Array;
+  /** Delta blocks only: the new pages, for the raw fallback. */
+  pages: Uint8Array | null;
+}
+
+/**
+ * Writes `b` as one block record, or (a lone page, or a block that does not pay) as one page record
+ * per member with the family's page codecs; returns the codec payload bytes (QEMU headers excluded).
+ */
+export function writeStagedBlock(b: StagedBlock, sink: BlockSink): number {
+  const codec = blockCodecById(b.codecId)!.configure({ zstdLevel: b.level });
+  const { count: n, pageSize: ps, headers } = b;
+  const prefix = HEADERS_LENGTH_BYTES + headers.length;
+  if (n > 1) {
+    const out = sink.reserve(prefix + BLOCK_MASK_BYTES + n * ps);
+    const length = codec.encode(b.maskLo, b.maskHi, b.bytes, out.subarray(prefix));
+    if (length !== null) {
+      out[0] = headers.length >>> 8;
+      out[1] = headers.length & 0xff;
+      out.set(headers, HEADERS_LENGTH_BYTES);
+      sink.commit(b.indexes[0], codec.id, prefix + length);
+      return HEADERS_LENGTH_BYTES + length;
+    }
+  }
+  // Over the XOR, the family's page stream is the delta codec's payload.
+  const zstd = codec.family === 'zstd';
+  const single = zstd ? getCodec('zstd', { zstdLevel: b.level }) : getCodec('lz4');
+  const singleDeltaId = zstd ? CODEC_IDS['zstd-delta'] : CODEC_IDS['lz4-delta'];
+  let sent = 0;
+  for (let k = 0, from = 0; k < n; k++) {
+    const header = headers.subarray(from, b.headerEnds[k]);
+    from = b.headerEnds[k];
+    const rec = sink.reserve(header.length + ps);
+    rec.set(header);
+    const body = rec.subarray(header.length);
+    let id = b.hadOld[k] === 1 ? singleDeltaId : single.id;
+    let len = single.encode(null, b.bytes.subarray(k * ps, (k + 1) * ps), body);
+    if (len === null) {
+      id = rawCodec.id;
+      len = ps;
+      body.set((b.pages ?? b.bytes).subarray(k * ps, (k + 1) * ps));
+    }
+    sink.commit(b.indexes[k], id, header.length + len);
+    sent += len;
+  }
+  return sent;
+}
+
 /** Source side: PAGE records waiting to be compressed together. */
 export class BlockStage {
   readonly codec: BlockCodec;
@@ -41,15 +108,9 @@ export class BlockStage {
   readonly #headers = new Uint8Array(MAX_BLOCK_PAGES * MAX_HEADER_BYTES);
   readonly #headerEnds = new Uint16Array(MAX_BLOCK_PAGES);
   readonly #indexes = new Uint32Array(MAX_BLOCK_PAGES);
-  /** What is compressed: pages (full blocks) or XORs (delta blocks), member k at k × pageSize. */
   readonly #bytes: Uint8Array;
-  /** Delta blocks only: the new pages, for the raw fallback. */
   readonly #pages: Uint8Array | null;
-  /** Delta blocks only: whether member k had an old version (its bytes are then an XOR). */
   readonly #hadOld = new Uint8Array(MAX_BLOCK_PAGES);
-  /** The family's page codec, for members sent one by one (over the XOR it is the delta codec's payload). */
-  readonly #single: PageCodec;
-  readonly #singleDeltaId: number;
   #count = 0;
   #headerBytes = 0;
   #maskLo = 0;
@@ -62,13 +123,15 @@ export class BlockStage {
     this.#maxSpan = span;
     this.#bytes = new Uint8Array(MAX_BLOCK_PAGES * pageSize);
     this.#pages = codec.delta ? new Uint8Array(MAX_BLOCK_PAGES * pageSize) : null;
-    const zstd = codec.family === 'zstd';
-    this.#single = zstd ? getCodec('zstd', { zstdLevel: codec.level! }) : getCodec('lz4');
-    this.#singleDeltaId = zstd ? CODEC_IDS['zstd-delta'] : CODEC_IDS['lz4-delta'];
   }
 
   get count(): number {
     return this.#count;
+  }
+
+  /** Bytes a closed block hands to the compressor. */
+  get stagedBytes(): number {
+    return this.#count * this.#pageSize;
   }
 
   /** Whether page `index` can join the open block (an empty stage takes any page). */
@@ -103,44 +166,22 @@ export class BlockStage {
     this.#count = k + 1;
   }
 
-  /** Writes the staged pages as one block record (or page records); returns their codec payload bytes (QEMU headers excluded). */
-  close(sink: BlockSink): number {
+  /**
+   * Empties the stage and returns what it held: views of its own buffers (valid until the next
+   * `add`), or with `copy` fresh buffers of their own (to hand to a worker).
+   */
+  take(copy = false): StagedBlock {
     const n = this.#count;
-    if (n === 0) return 0;
+    const cut = <T extends Uint8Array | Uint16Array | Uint32Array>(a: T, len: number): T => (copy ? a.slice(0, len) : a.subarray(0, len)) as T;
+    const b: StagedBlock = {
+      codecId: this.codec.id, level: this.codec.level ?? 0, pageSize: this.#pageSize, count: n, maskLo: this.#maskLo, maskHi: this.#maskHi,
+      headers: cut(this.#headers, this.#headerBytes), headerEnds: cut(this.#headerEnds, n), indexes: cut(this.#indexes, n),
+      hadOld: cut(this.#hadOld, n), bytes: cut(this.#bytes, n * this.#pageSize),
+      pages: this.#pages === null ? null : cut(this.#pages, n * this.#pageSize),
+    };
     this.#count = 0;
-    const headerBytes = this.#headerBytes;
     this.#headerBytes = 0;
-    const ps = this.#pageSize;
-    const data = this.#bytes.subarray(0, n * ps);
-    const prefix = HEADERS_LENGTH_BYTES + headerBytes;
-    const out = sink.reserve(prefix + BLOCK_MASK_BYTES + n * ps);
-    const length = n > 1 ? this.codec.encode(this.#maskLo, this.#maskHi, data, out.subarray(prefix)) : null;
-    if (length !== null) {
-      out[0] = headerBytes >>> 8;
-      out[1] = headerBytes & 0xff;
-      out.set(this.#headers.subarray(0, headerBytes), HEADERS_LENGTH_BYTES);
-      sink.commit(this.#indexes[0], this.codec.id, prefix + length);
-      return HEADERS_LENGTH_BYTES + length;
-    }
-    // A lone page, or a block that does not pay: one page record per member.
-    let sent = 0;
-    for (let k = 0, from = 0; k < n; k++) {
-      const header = this.#headers.subarray(from, this.#headerEnds[k]);
-      from = this.#headerEnds[k];
-      const rec = sink.reserve(header.length + ps);
-      rec.set(header);
-      const body = rec.subarray(header.length);
-      let id = this.#hadOld[k] === 1 ? this.#singleDeltaId : this.#single.id;
-      let len = this.#single.encode(null, data.subarray(k * ps, (k + 1) * ps), body);
-      if (len === null) {
-        id = rawCodec.id;
-        len = ps;
-        body.set((this.#pages ?? this.#bytes).subarray(k * ps, (k + 1) * ps));
-      }
-      sink.commit(this.#indexes[k], id, header.length + len);
-      sent += len;
-    }
-    return sent;
+    return b;
   }
 }
 

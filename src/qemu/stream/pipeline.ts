@@ -16,10 +16,11 @@
 import { createPageCache, type CachePolicy, type PageCache } from '../../cache/index.js';
 import { MAX_BLOCK_PAGES, blockCodecOf, encodeBest, xorBytes, getCodecById, isZeroPage, rawCodec, zeroCodec, type PageCodec } from '../../codec/index.js';
 import { LivemigError } from '../../core/errors.js';
-import { FrameType, PageBatchBuilder, forEachPageRecord, type Frame } from '../../wire/index.js';
+import { FrameType, MIN_BATCH_FRAME_BYTES, PAGE_RECORD_HEADER_BYTES, PageBatchBuilder, forEachPageRecord, type Frame } from '../../wire/index.js';
 import { RamFlag } from './constants.js';
 import { OPAQUE_PIECE_BYTES, OPAQUE_RECORD_ID, VERBATIM_RECORD_ID, parseRecordHeader, parseVerbatimRecord } from './envelope.js';
-import { BlockStage, blockRebuiltBound, decodeBlockRecord, isBlockRecord, type BlockSink } from './page-blocks.js';
+import { BlockCompressors } from './block-compressors.js';
+import { BlockStage, blockRebuiltBound, decodeBlockRecord, isBlockRecord, writeStagedBlock, type BlockSink } from './page-blocks.js';
 import { PageMirror } from './page-mirror.js';
 import type { RamBlockInfo, RamPageEvent, StreamEvent } from './types.js';
 import { eventByteLength, ramRecordHeaderLength, writeRamRecord, writeRamRecordHeader } from './writer.js';
@@ -53,6 +54,12 @@ export interface StreamPipelineOptions {
    * without an old version join the block unless `firstPageCodec` is null. @default 64
    */
   blockPages?: number;
+  /**
+   * Source only: worker threads that compress the blocks while the caller goes on (0 = on the
+   * caller's thread). Frames still leave in stream order; see `settled`, `pendingBytes`, `close`.
+   * @default 0
+   */
+  compressThreads?: number;
 }
 
 /** What the source encoder did, in counts and bytes. */
@@ -92,17 +99,45 @@ export class StreamSourceEncoder {
     commit: (index, id, length) => this.#builder.commit(index, id, length),
   };
   readonly #stats: SourceEncoderStats = { opaqueBytes: 0, pages: 0, pagePayloadBytes: 0, verbatim: 0, verbatimBytes: 0, frames: 0, frameBytes: 0 };
+  readonly #maxFrameBytes: number;
+  readonly #compressors: BlockCompressors | null;
+  /** Frames not yet handed to onFrame, in stream order; null until a worker returns that one. */
+  readonly #out: Array<{ frame: Uint8Array | null }> = [];
+  #pendingBytes = 0;
+  #failure: LivemigError | null = null;
+  #settled: Array<{ resolve(): void; reject(err: LivemigError): void }> = [];
 
+  /** `onFrame` gets the frames in stream order (from a later event-loop turn when workers compress). */
   constructor(options: StreamPipelineOptions, onFrame: (frame: Uint8Array) => void) {
     this.#codec = options.codec;
     this.#pageSize = options.pageSize ?? 4096;
     this.#cache = createPageCache(options.cachePolicy ?? '2way', { capacityBytes: options.cacheBytes, pageSize: this.#pageSize });
     this.#mirror = new PageMirror({ pageSize: this.#pageSize, capacityBytes: options.mirrorBytes });
     this.#builder = new PageBatchBuilder(options.maxFrameBytes);
+    this.#maxFrameBytes = this.#builder.maxFrameBytes;
     this.#scratch = new Uint8Array(this.#pageSize);
     this.#onFrame = onFrame;
     this.#firstPageCodec = options.firstPageCodec ?? null;
     this.#stage = blockStageFor(this.#codec, this.#pageSize, options.blockPages ?? MAX_BLOCK_PAGES);
+    const threads = options.compressThreads ?? 0;
+    this.#compressors = this.#stage !== null && threads > 0 ? new BlockCompressors(threads) : null;
+  }
+
+  /** Bytes of staged blocks the workers are still compressing. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /** Resolves once every frame so far went to onFrame; rejects when a worker failed. */
+  settled(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#out.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#settled.push({ resolve, reject }));
+  }
+
+  /** Stops the compression workers (call once the stream is done or abandoned). */
+  async close(): Promise<void> {
+    await this.#compressors?.close();
   }
 
   stats(): SourceEncoderStats {
@@ -230,7 +265,7 @@ export class StreamSourceEncoder {
   #reserve(n: number): Uint8Array {
     let out = this.#builder.reserve(n);
     if (out === null) {
-      this.flush();
+      this.#seal();
       out = this.#builder.reserve(n)!;
     }
     return out;
@@ -238,28 +273,66 @@ export class StreamSourceEncoder {
 
   #add(pageIndex: number, id: number, payload: Uint8Array): void {
     if (!this.#builder.add(pageIndex, id, payload)) {
-      this.flush();
+      this.#seal();
       this.#builder.add(pageIndex, id, payload);
     }
   }
 
-  /** Sends the staged block, if any. */
+  /** Sends the staged block, if any: in place, or (two pages or more) through a worker as a frame of its own. */
   #closeStage(): void {
-    if (this.#stage !== null && this.#stage.count > 0) this.#stats.pagePayloadBytes += this.#stage.close(this.#sink);
+    const stage = this.#stage;
+    if (stage === null || stage.count === 0) return;
+    if (this.#compressors === null || stage.count === 1) {
+      this.#stats.pagePayloadBytes += writeStagedBlock(stage.take(), this.#sink);
+      return;
+    }
+    if (this.#failure) throw this.#failure;
+    this.#seal(); // what came before the block leaves before it
+    const bytes = stage.stagedBytes;
+    const block = stage.take(true);
+    // Room for the block record, or for every member as a page record of its own.
+    const frameBytes = Math.min(this.#maxFrameBytes, MIN_BATCH_FRAME_BYTES + 32 + block.headers.length + block.count * (this.#pageSize + PAGE_RECORD_HEADER_BYTES));
+    const slot: { frame: Uint8Array | null } = { frame: null };
+    this.#out.push(slot);
+    this.#pendingBytes += bytes;
+    this.#compressors.compress(block, this.#seq++, frameBytes).then((r) => {
+      this.#pendingBytes -= bytes;
+      this.#stats.pagePayloadBytes += r.payloadBytes;
+      slot.frame = r.frame;
+      this.#drainOut();
+    }, (err: LivemigError) => {
+      this.#failure ??= err;
+      for (const w of this.#settled.splice(0)) w.reject(err);
+    });
+  }
+
+  /** Hands every finished frame at the head of the queue to onFrame. */
+  #drainOut(): void {
+    while (this.#out.length > 0 && this.#out[0].frame !== null) {
+      const frame = this.#out.shift()!.frame!;
+      this.#stats.frames++;
+      this.#stats.frameBytes += frame.length;
+      this.#onFrame(frame);
+    }
+    if (this.#out.length === 0) for (const w of this.#settled.splice(0)) w.resolve();
+  }
+
+  /** Seals the current batch (if any) into the output queue. */
+  #seal(): void {
+    if (this.#builder.count === 0) return;
+    this.#out.push({ frame: this.#builder.finish({ seq: this.#seq++ }) });
+    this.#drainOut();
   }
 
   /**
-   * Seals the current batch (if any) and hands it to `onFrame`. The staged block goes first, unless
+   * Seals the current batch (if any) for `onFrame` (at once, unless a block ahead of it is still
+   * with a compression worker). The staged block goes first, unless
    * `keepBlockOpen`: a run of PAGE records may then go on in the next chunk (any other item, such as
    * the section footer that ends each ram section, still closes it).
    */
   flush(opts: { keepBlockOpen?: boolean } = {}): void {
     if (opts.keepBlockOpen !== true) this.#closeStage();
-    if (this.#builder.count === 0) return;
-    const frame = this.#builder.finish({ seq: this.#seq++ });
-    this.#stats.frames++;
-    this.#stats.frameBytes += frame.length;
-    this.#onFrame(frame);
+    this.#seal();
   }
 }
 
