@@ -62,6 +62,10 @@ export interface QemuBenchRow {
   check: string;
   ok: boolean;
   error?: string;
+  /** QEMU's dirty-bitmap syncs (pre-copy rounds + 1). */
+  syncs?: number | null;
+  /** livemig rows: the source side of the switchover (ms after STOP, stream bytes after the ram END section). */
+  switchover?: unknown;
 }
 
 const MULTIFD_ZSTD: MigrationParameters = { 'multifd-channels': 4, 'multifd-compression': 'zstd' };
@@ -116,6 +120,7 @@ async function runContender(name: string, o: QemuDemoOptions): Promise<QemuBench
       contender: name, converged: true, totalMs: q['total-time'], downtimeMs: q.downtime, observedDowntimeMs: r.report.observedDowntimeMs,
       streamBytes: q.transferred, wireBytes: onPaths ?? (r.report.livemig ? r.report.livemig.wireBytes : q.transferred),
       check: r.check.kind === 'linux' ? `errors=${r.check.errors}` : `bad=${r.check.bad}`, ok: r.ok,
+      syncs: q['dirty-sync-count'], switchover: r.report.livemig?.switchover ?? null,
     };
   } catch (err) {
     return {
