@@ -6,6 +6,8 @@
  *   verbatim record page-index = idx  codec-id 0xFE  payload = the whole QEMU record, as on the wire
  *   page record     page-index = idx  codec-id = a livemig codec
  *                                     payload = QEMU record header (be64 [u8 len idstr]) + codec payload
+ *   block record    page-index = first member  codec-id = a block codec (8..11)
+ *                                     payload = a run of PAGE records' headers + one block (page-blocks.ts)
  *
  * idx is the page's global index (block firstPage + offsetInBlock / pageSize), the key of both
  * agents' page cache and PageMirror. Ids 0xFE/0xFF are above every livemig codec id.
