@@ -53,7 +53,7 @@ export interface StagedBlock {
   hadOld: Uint8Array;
   /** What is compressed: pages (full blocks) or XORs (delta blocks), member k at k × pageSize. */
   bytes: Uint8Array;
-  /** Delta blocks only: the new pages, for the raw fallback. */
+  /** Delta blocks only: the new page of each member that had an old version, for the raw fallback. */
   pages: Uint8Array | null;
 }
 
@@ -92,7 +92,7 @@ export function writeStagedBlock(b: StagedBlock, sink: BlockSink): number {
     if (len === null) {
       id = rawCodec.id;
       len = ps;
-      body.set((b.pages ?? b.bytes).subarray(k * ps, (k + 1) * ps));
+      body.set((b.hadOld[k] === 1 ? b.pages! : b.bytes).subarray(k * ps, (k + 1) * ps));
     }
     sink.commit(b.indexes[k], id, header.length + len);
     sent += len;
@@ -159,10 +159,14 @@ export class BlockStage {
     this.#headerEnds[k] = this.#headerBytes;
     const at = k * this.#pageSize;
     const slot = this.#bytes.subarray(at, at + this.#pageSize);
-    if (this.#pages === null || old === null) slot.set(page);
-    else xorBytes(slot, old, page);
-    this.#pages?.set(page, at);
-    this.#hadOld[k] = this.#pages !== null && old !== null ? 1 : 0;
+    const delta = this.#pages !== null && old !== null;
+    if (delta) {
+      xorBytes(slot, old, page);
+      this.#pages!.set(page, at); // only an XOR's page needs a copy of its own for the raw fallback
+    } else {
+      slot.set(page);
+    }
+    this.#hadOld[k] = delta ? 1 : 0;
     this.#count = k + 1;
   }
 
