@@ -62,6 +62,8 @@ export interface QemuBenchRow {
   check: string;
   ok: boolean;
   error?: string;
+  /** In the testbed: wire bytes per path. */
+  wirePerPath?: number[] | null;
   /** QEMU's dirty-bitmap syncs (pre-copy rounds + 1). */
   syncs?: number | null;
   /** livemig rows: the source side of the switchover (ms after STOP, stream bytes after the ram END section). */
@@ -101,26 +103,31 @@ function placed(c: Partial<QemuDemoOptions> & { paths?: number }, tb: TestbedCon
   return { ...rest, transport: { ...rest.transport, paths: use } };
 }
 
-/** Bytes the source namespace's path interfaces have sent (IP headers included): the real wire. */
-function pathTxBytes(tb: TestbedConfig): number {
+/** `c` with --compress-threads, unless it is not a livemig row or sets its own. */
+function withThreads<T extends Partial<QemuDemoOptions>>(c: T, threads: string | undefined): T {
+  return threads === undefined || c.via !== 'livemig' || c.compressThreads !== undefined ? c : { ...c, compressThreads: Number(threads) };
+}
+
+/** Bytes each of the source namespace's path interfaces has sent (IP headers included): the real wire. */
+function pathTxBytes(tb: TestbedConfig): number[] {
   const links = JSON.parse(execFileSync('ip', ['-n', tb.srcNs, '-j', '-s', 'link', 'show'], { encoding: 'utf8' })) as Array<{ ifname: string; stats64?: { tx?: { bytes?: number } } }>;
-  const devs = new Set(tb.paths.map((p) => p.srcDev));
-  return links.filter((l) => devs.has(l.ifname)).reduce((sum, l) => sum + (l.stats64?.tx?.bytes ?? 0), 0);
+  return tb.paths.map((p) => links.find((l) => l.ifname === p.srcDev)?.stats64?.tx?.bytes ?? 0);
 }
 
 /** One migration; a failure or a non-converging run is a row too. */
 async function runContender(name: string, o: QemuDemoOptions): Promise<QemuBenchRow> {
   try {
-    let tx0 = 0;
+    let tx0: number[] = [];
     // The path counters, read just before migrating (the guests' boots send nothing on the paths).
-    const r = await runQemuDemo({ ...o, beforeMigrate: () => void (tx0 = o.testbed ? pathTxBytes(o.testbed) : 0) });
-    const onPaths = o.testbed ? pathTxBytes(o.testbed) - tx0 : null;
+    const r = await runQemuDemo({ ...o, beforeMigrate: () => void (tx0 = o.testbed ? pathTxBytes(o.testbed) : []) });
+    const perPath = o.testbed ? pathTxBytes(o.testbed).map((b, i) => b - tx0[i]) : null;
+    const onPaths = perPath?.reduce((a, b) => a + b, 0) ?? null;
     const q = r.report.qemu;
     return {
       contender: name, converged: true, totalMs: q['total-time'], downtimeMs: q.downtime, observedDowntimeMs: r.report.observedDowntimeMs,
       streamBytes: q.transferred, wireBytes: onPaths ?? (r.report.livemig ? r.report.livemig.wireBytes : q.transferred),
       check: r.check.kind === 'linux' ? `errors=${r.check.errors}` : `bad=${r.check.bad}`, ok: r.ok,
-      syncs: q['dirty-sync-count'], switchover: r.report.livemig?.switchover ?? null,
+      wirePerPath: perPath, syncs: q['dirty-sync-count'], switchover: r.report.livemig?.switchover ?? null,
     };
   } catch (err) {
     return {
@@ -148,12 +155,14 @@ export async function main(argv: string[]): Promise<QemuBenchRow[]> {
   const downtimeLimitMs = Number(arg(argv, 'downtime-limit-ms') ?? 300);
   const timeoutMs = Number(arg(argv, 'timeout-s') ?? 120) * 1000;
   const only = arg(argv, 'only')?.split(',');
+  // For every livemig row that does not set its own.
+  const threads = arg(argv, 'compress-threads');
   const rows: QemuBenchRow[] = [];
   const tb = pathCount > 0 ? (await testbedUp({ name: 'bq', paths: pathCount, rateBitsPerSec: parseRate(rate, '--rate') })).config : undefined;
   try {
     for (const [name, c] of Object.entries(CONTENDERS)) {
       if (only && !only.includes(name)) continue;
-      rows.push(await runContender(name, { guest, memoryMiB, workload: { mode, mib: workloadMiB, hotPercent, pagesPerSec }, downtimeLimitMs, timeoutMs, testbed: tb, ...placed(c, tb) }));
+      rows.push(await runContender(name, { guest, memoryMiB, workload: { mode, mib: workloadMiB, hotPercent, pagesPerSec }, downtimeLimitMs, timeoutMs, testbed: tb, ...placed(withThreads(c, threads), tb) }));
       if (!json) process.stderr.write(`${name}: ${JSON.stringify(rows.at(-1))}\n`);
     }
   } finally {

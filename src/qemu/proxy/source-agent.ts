@@ -215,8 +215,8 @@ export class QemuSourceAgent {
           this.#fail(asLivemigError(err), true);
           return;
         }
-        // Blocks still with a compression worker count as waiting: they become frames soon.
-        if (this.#queuedBytes + this.#encoder.pendingBytes > this.#maxBuffered && !socket.isPaused()) {
+        // Frames wait for the channel, or the compression workers have enough to do.
+        if ((this.#queuedBytes > this.#maxBuffered || this.#encoder.saturated) && !socket.isPaused()) {
           socket.pause();
           this.#pauses++;
           this.#pausedAt = Date.now();
@@ -255,7 +255,7 @@ export class QemuSourceAgent {
         this.#queue.shift();
         this.#queuedBytes -= frame.length;
         const s = this.#socket;
-        if (s && s.isPaused() && this.#queuedBytes + this.#encoder.pendingBytes <= this.#maxBuffered / 2) {
+        if (s && s.isPaused() && this.#queuedBytes <= this.#maxBuffered / 2 && !this.#encoder.saturated) {
           this.#pausedMs += Date.now() - this.#pausedAt;
           s.resume();
         }

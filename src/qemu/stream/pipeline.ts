@@ -104,6 +104,7 @@ export class StreamSourceEncoder {
   /** Frames not yet handed to onFrame, in stream order; null until a worker returns that one. */
   readonly #out: Array<{ frame: Uint8Array | null }> = [];
   #pendingBytes = 0;
+  readonly #pendingLimit: number;
   #failure: LivemigError | null = null;
   #settled: Array<{ resolve(): void; reject(err: LivemigError): void }> = [];
 
@@ -121,11 +122,17 @@ export class StreamSourceEncoder {
     this.#stage = blockStageFor(this.#codec, this.#pageSize, options.blockPages ?? MAX_BLOCK_PAGES);
     const threads = options.compressThreads ?? 0;
     this.#compressors = this.#stage !== null && threads > 0 ? new BlockCompressors(threads) : null;
+    this.#pendingLimit = 4 * threads * MAX_BLOCK_PAGES * this.#pageSize;
   }
 
   /** Bytes of staged blocks the workers are still compressing. */
   get pendingBytes(): number {
     return this.#pendingBytes;
+  }
+
+  /** Whether the workers hold enough to stay busy (four full blocks each): the caller may pause its input. */
+  get saturated(): boolean {
+    return this.#pendingBytes > this.#pendingLimit;
   }
 
   /** Resolves once every frame so far went to onFrame; rejects when a worker failed. */
