@@ -40,8 +40,8 @@ Proxy options:
                            lz4; 'none' sends them raw)
   --block-pages N          compress runs of consecutive pages as blocks of up to N pages (default 64;
                            1 = page by page; lz4, zstd, lz4-delta, zstd-delta)
-  --compress-threads N     source: worker threads compressing the blocks (default: cores - 1, at
-                           least 1; 0 = in the agent's own thread)
+  --compress-threads N     source: worker threads compressing the blocks (default: cores - 2, at
+                           least 0 = in the agent's own thread)
   --agent-uri URI          where the source agent listens for QEMU (default: a UNIX socket in a fresh
                            temporary directory; or tcp:HOST:PORT, unix:PATH)
   --timeout-s N            give up after N seconds (default 300)

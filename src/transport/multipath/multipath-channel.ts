@@ -301,6 +301,7 @@ export class MultipathChannel implements Channel, SubflowEvents {
     const st = this.#slotStats(rec.slot);
     st.inflightBytes -= rec.payload.length;
     st.ackedBytes += rec.payload.length;
+    if (st.inflightBytes === 0) st.wentIdle = true;
   };
 
   #slotStats(slot: number): SlotStats {
