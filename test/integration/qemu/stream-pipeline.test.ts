@@ -79,6 +79,18 @@ function be64(n: number): number[] {
 }
 const str = (s: string): number[] => [...Buffer.from(s, 'latin1')];
 
+/** A whole QEMU stream: one ram block 'pc.ram' of `pages` pages, one PART section holding `rec`, and the vmdesc. */
+function ramStream(pages: number, rec: number[]): Uint8Array {
+  const json = str('{"page_size":4096,"devices":[]}');
+  return Uint8Array.from([
+    ...str('QEVM'), ...be32(3), 0x07, ...be32(4), ...str('pc-x'),
+    0x01, ...be32(1), 3, ...str('ram'), ...be32(0), ...be32(4),
+    ...be64(pages * 4096 + RamFlag.MEM_SIZE), 6, ...str('pc.ram'), ...be64(pages * 4096), ...be64(RamFlag.EOS), 0x7e, ...be32(1),
+    0x02, ...be32(1), ...rec, ...be64(RamFlag.EOS), 0x7e, ...be32(1),
+    0x00, 0x06, ...be32(json.length), ...json,
+  ]);
+}
+
 /** `pages` pages of one block; PAGE records first, then rounds of XBZRLE deltas in a shuffled order. */
 function xbzrleStream(pages: number, rounds: number, seed: number): Uint8Array {
   const prng = makePrng(seed);
@@ -101,14 +113,7 @@ function xbzrleStream(pages: number, rounds: number, seed: number): Uint8Array {
       content[i] = next;
     }
   }
-  const json = str('{"page_size":4096,"devices":[]}');
-  return Uint8Array.from([
-    ...str('QEVM'), ...be32(3), 0x07, ...be32(4), ...str('pc-x'),
-    0x01, ...be32(1), 3, ...str('ram'), ...be32(0), ...be32(4),
-    ...be64(pages * 4096 + RamFlag.MEM_SIZE), 6, ...str('pc.ram'), ...be64(pages * 4096), ...be64(RamFlag.EOS), 0x7e, ...be32(1),
-    0x02, ...be32(1), ...rec, ...be64(RamFlag.EOS), 0x7e, ...be32(1),
-    0x00, 0x06, ...be32(json.length), ...json,
-  ]);
+  return ramStream(pages, rec);
 }
 
 test('a PageMirror smaller than the working set evicts the same pages on both sides: XBZRLE rebuilds exactly', () => {
@@ -164,14 +169,7 @@ function pagePassesStream(pages: number, passes: number, seed: number, random = 
       named = true;
     }
   }
-  const json = str('{"page_size":4096,"devices":[]}');
-  return Uint8Array.from([
-    ...str('QEVM'), ...be32(3), 0x07, ...be32(4), ...str('pc-x'),
-    0x01, ...be32(1), 3, ...str('ram'), ...be32(0), ...be32(4),
-    ...be64(pages * 4096 + RamFlag.MEM_SIZE), 6, ...str('pc.ram'), ...be64(pages * 4096), ...be64(RamFlag.EOS), 0x7e, ...be32(1),
-    0x02, ...be32(1), ...rec, ...be64(RamFlag.EOS), 0x7e, ...be32(1),
-    0x00, 0x06, ...be32(json.length), ...json,
-  ]);
+  return ramStream(pages, rec);
 }
 
 test('both sides start a cache round where the page index goes down, so a thrashing 2-way cache stays in step', () => {
