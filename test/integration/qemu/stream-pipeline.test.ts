@@ -287,6 +287,20 @@ test('blocks compressed by worker threads leave in stream order and rebuild exac
     assert.ok((recordsById(frames).get(BLOCK_CODEC_IDS[`${codec}-block` as keyof typeof BLOCK_CODEC_IDS]) ?? 0) > 0, `${codec}: no block record`);
     assert.equal(encoder.stats().frames, frames.length);
   }
+  // Noise: every block falls back to raw page records inside the worker's own frame.
+  const noise = pagePassesStream(130, 2, 0xd1ce, true);
+  const frames: Uint8Array[] = [];
+  const noisy = new StreamSourceEncoder({ codec: getCodec('zstd-delta'), mirrorBytes: 0, firstPageCodec: getCodec('zstd'), compressThreads: 1 }, (f) => frames.push(f));
+  try {
+    for (const e of new QemuStreamParser().push(noise)) noisy.write(e);
+    noisy.flush();
+    await noisy.settled();
+  } finally {
+    await noisy.close();
+  }
+  const noiseDecoder = new StreamDestinationDecoder({ codec: getCodec('zstd-delta') });
+  assert.ok(Buffer.concat(frames.map((f) => noiseDecoder.rebuild(decodeFrame(f)))).equals(Buffer.from(noise)), 'noise through a worker differs');
+  assert.equal(recordsById(frames).get(CODEC_IDS.raw), noisy.stats().pages);
   // Workers closed under jobs in flight: settled() rejects, nothing is emitted out of order.
   const encoder = new StreamSourceEncoder({ codec: getCodec('zstd-delta'), mirrorBytes: 0, firstPageCodec: getCodec('zstd'), compressThreads: 1 }, () => undefined);
   const parser = new QemuStreamParser();
