@@ -90,7 +90,7 @@ export function sourceConfig(v: Record<string, unknown>): SourceConfig {
 }
 
 /** `--zstd-level`: 1..19 or a fast level -7..-1 (@default 1); 0 is refused (zstd reads it as 3). */
-function zstdLevelOpt(v: Record<string, unknown>): number {
+export function zstdLevelOpt(v: Record<string, unknown>): number {
   const level = intOpt(v, 'zstd-level', 1, -7, 19);
   if (level === 0) throw new LivemigError('LIVEMIG_E_INVALID_OPTION', "Expected --zstd-level to be 1..19 or a fast level -7..-1, got '0' (zstd would read 0 as its default, 3)", { phase: 'cli' });
   return level;

@@ -69,6 +69,10 @@ test('wrong options get precise messages and exit 2', async () => {
     [['receive'], /Expected --listen to be HOST:PORT/],
     [['send', '--to', 'nowhere'], /Expected --to to be HOST:PORT/],
     [['frobnicate'], /unknown command 'frobnicate'/],
+    // The proxy's own flags are checked before any QEMU is touched.
+    [['qemu', 'migrate', '--source-qmp', '/none', '--dest-qmp', '/none', '--zstd-level', '0'], /Expected --zstd-level to be 1\.\.19 or a fast level/],
+    [['qemu', 'migrate', '--source-qmp', '/none', '--dest-qmp', '/none', '--block-pages', '65'], /--block-pages/],
+    [['qemu', 'migrate', '--source-qmp', '/none', '--dest-qmp', '/none', '--compress-threads', '-1'], /--compress-threads/],
   ];
   for (const [args, re] of cases) {
     const r = await run(args);

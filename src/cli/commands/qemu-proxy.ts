@@ -11,6 +11,7 @@ import {
 } from '../../qemu/proxy/index.js';
 import { choiceOpt, endpointOpt, intOpt, parseFlags, type Flags } from '../args.js';
 import { testbedConfig, testbedPaths } from '../transport-options.js';
+import { zstdLevelOpt } from '../options.js';
 
 export const QEMU_PROXY_HELP = `  migrate --source-qmp PATH --dest-qmp PATH [proxy options]
                                       migrate a running QEMU to a QEMU started with -incoming defer on
@@ -42,6 +43,7 @@ Proxy options:
                            1 = page by page; lz4, zstd, lz4-delta, zstd-delta)
   --compress-threads N     source: worker threads compressing the blocks (default: cores - 2, at
                            least 0 = in the agent's own thread)
+  --zstd-level N           source: zstd level, 1..19 or fast -7..-1 (default 1)
   --agent-uri URI          where the source agent listens for QEMU (default: a UNIX socket in a fresh
                            temporary directory; or tcp:HOST:PORT, unix:PATH)
   --timeout-s N            give up after N seconds (default 300)
@@ -50,7 +52,7 @@ Proxy options:
 const PROXY_FLAGS = {
   codec: { type: 'string' }, transport: { type: 'string' }, paths: { type: 'string' }, subflows: { type: 'string' },
   scheduler: { type: 'string' }, 'cache-mib': { type: 'string' }, 'downtime-limit-ms': { type: 'string' },
-  'max-bandwidth': { type: 'string' }, xbzrle: { type: 'boolean' }, capture: { type: 'string' }, 'agent-uri': { type: 'string' }, 'first-page-codec': { type: 'string' }, 'block-pages': { type: 'string' }, 'compress-threads': { type: 'string' },
+  'max-bandwidth': { type: 'string' }, xbzrle: { type: 'boolean' }, capture: { type: 'string' }, 'agent-uri': { type: 'string' }, 'first-page-codec': { type: 'string' }, 'block-pages': { type: 'string' }, 'compress-threads': { type: 'string' }, 'zstd-level': { type: 'string' },
   'timeout-s': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' },
 } as const;
 
@@ -76,7 +78,7 @@ function transportSpec(v: Flags, defaultSubflows = 1): ProxyTransportSpec {
 
 function common(v: Flags): {
   codec: string; cacheBytes: number | undefined; downtimeLimitMs: number; maxBandwidthBytesPerSec: number; capabilities: { xbzrle: true } | undefined;
-  capturePath: string | undefined; agentUri: string | undefined; timeoutMs: number; firstPageCodec: string | undefined; blockPages: number | undefined; compressThreads: number | undefined;
+  capturePath: string | undefined; agentUri: string | undefined; timeoutMs: number; firstPageCodec: string | undefined; blockPages: number | undefined; compressThreads: number | undefined; zstdLevel: number | undefined;
 } {
   const codec = typeof v.codec === 'string' ? v.codec : 'lz4-delta';
   getCodec(codec); // unknown names fail here, before QEMU is touched
@@ -94,6 +96,7 @@ function common(v: Flags): {
     firstPageCodec: typeof v['first-page-codec'] === 'string' ? v['first-page-codec'] : undefined,
     blockPages: v['block-pages'] === undefined ? undefined : intOpt(v, 'block-pages', 64, 1, 64),
     compressThreads: v['compress-threads'] === undefined ? undefined : intOpt(v, 'compress-threads', 1, 0, 64),
+    zstdLevel: v['zstd-level'] === undefined ? undefined : zstdLevelOpt(v),
     timeoutMs: intOpt(v, 'timeout-s', 300, 1, 86_400) * 1000,
   };
 }

@@ -47,6 +47,8 @@ export interface QemuProxyPipeline {
    * agent's thread). @default DEFAULT_COMPRESS_THREADS
    */
   compressThreads?: number;
+  /** Source side only: zstd level of zstd, zstd-delta and their blocks (1..19, fast -7..-1). @default 1 */
+  zstdLevel?: number;
 }
 
 /**
@@ -150,10 +152,11 @@ async function cacheBytesFor(monitor: QemuMonitor, o: QemuProxyPipeline): Promis
 }
 
 function pipelineOf(o: QemuProxyPipeline & { capabilities?: Partial<Record<MigrationCapability, boolean>> }): StreamPipelineOptions {
-  const codec = getCodec(o.codec ?? 'lz4-delta');
+  const level = o.zstdLevel === undefined ? undefined : { zstdLevel: o.zstdLevel };
+  const codec = getCodec(o.codec ?? 'lz4-delta', level);
   // zstd-delta pairs with zstd; everything else with lz4.
   const first = o.firstPageCodec ?? (codec.name === 'zstd-delta' ? 'zstd' : 'lz4');
-  const firstCodec = first === 'none' ? null : getCodec(first);
+  const firstCodec = first === 'none' ? null : getCodec(first, level);
   if (firstCodec?.delta) {
     throw new LivemigError('LIVEMIG_E_INVALID_OPTION', `Expected a full-page codec (or 'none') for pages without an old version, got the delta codec '${first}'`, { phase: 'setup' });
   }
