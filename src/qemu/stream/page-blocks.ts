@@ -161,8 +161,10 @@ export class BlockStage {
     const slot = this.#bytes.subarray(at, at + this.#pageSize);
     const delta = this.#pages !== null && old !== null;
     if (delta) {
-      xorBytes(slot, old, page);
-      this.#pages!.set(page, at); // only an XOR's page needs a copy of its own for the raw fallback
+      // Copy first: a page in a socket chunk is rarely 8-byte aligned, and xorBytes is 7x slower then.
+      const mine = this.#pages!.subarray(at, at + this.#pageSize);
+      mine.set(page); // (also kept for the raw fallback)
+      xorBytes(slot, old, mine);
     } else {
       slot.set(page);
     }

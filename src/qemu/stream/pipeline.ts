@@ -496,8 +496,9 @@ export class StreamDestinationDecoder {
       out.set(m.header, at);
       const dataAt = at + m.header.length;
       const page = out.subarray(dataAt, dataAt + ps);
-      if (codec.delta && old !== null) xorBytes(page, old, m.data);
-      else page.set(m.data);
+      // XOR in the aligned scratch, then copy: `out` is rarely 8-byte aligned where a page lands.
+      if (codec.delta && old !== null) xorBytes(m.data, old, m.data);
+      page.set(m.data);
       this.#cache.insert(m.index, page);
       this.#mirror.set(m.index, page);
       at = dataAt + ps;
