@@ -120,7 +120,13 @@ export class QemuDestinationAgent {
       this.#ending = true;
       this.#socket.destroy();
       await Promise.race([
-        this.#channel.send(encodeAbortFor(e)).then(() => this.#channel.close()),
+        (async () => {
+          await this.#channel.send(encodeAbortFor(e));
+          await this.#channel.close();
+          // Drop what the source agent still sends until it hangs up on our ABORT: a socket torn
+          // down with unread data sends a reset, which can discard the ABORT before the source reads it.
+          for await (const _ of this.#channel) { /* dropped */ }
+        })(),
         new Promise((r) => setTimeout(r, 2000).unref()),
       ]).catch(() => undefined);
       this.#channel.destroy(e);

@@ -66,6 +66,9 @@ export interface QemuSourceAgentResult {
   switchoverBytes: number | null;
 }
 
+/** How long a failed send waits for the destination agent's ABORT, whose reason is the better one. */
+const ABORT_GRACE_MS = 1000;
+
 /** Host time in ms since the epoch, with sub-ms precision (comparable with QMP event timestamps). */
 export function hostNowMs(): number {
   return performance.timeOrigin + performance.now();
@@ -149,6 +152,7 @@ export class QemuSourceAgent {
 
   async #run(): Promise<QemuSourceAgentResult> {
     const fromDestination = this.#watchChannel();
+    this.#fromDestination = fromDestination;
     try {
       const socket = await this.#accept();
       this.#socket = socket;
@@ -191,6 +195,8 @@ export class QemuSourceAgent {
   }
 
   #onFailure: ((err: LivemigError) => void) | undefined;
+  /** Settles when the destination agent's side of the channel ends (after an ABORT, if it sent one). */
+  #fromDestination: Promise<void> = Promise.resolve();
 
   /** Reads QEMU's socket to its end, feeding the pipeline; resolves at EOF. */
   #relay(socket: Socket): Promise<void> {
@@ -261,6 +267,9 @@ export class QemuSourceAgent {
         }
       }
     } catch (err) {
+      // A destination agent that gives up sends ABORT with its reason, then closes: a send can fail
+      // on the close first. Let the reason arrive (it wins: #fail keeps the first error).
+      await Promise.race([this.#fromDestination, new Promise((r) => setTimeout(r, ABORT_GRACE_MS))]);
       this.#fail(asLivemigError(err, 'the livemig channel to the destination agent failed'), true);
     } finally {
       this.#pumping = false;
