@@ -33,6 +33,22 @@ export const BLOCK_MASK_BYTES = 8;
 /** The compressor family of a block codec (the migration's codec family picks it). */
 export type BlockFamily = 'lz4' | 'zstd';
 
+/** The block family of a migration's codec (by name), or null when blocks do not apply to it. */
+export function blockFamilyOf(codec: string): BlockFamily | null {
+  if (codec === 'lz4' || codec === 'lz4-delta') return 'lz4';
+  if (codec === 'zstd' || codec === 'zstd-delta') return 'zstd';
+  // none and xbzrle send full pages raw, as QEMU does; adaptive chooses per page.
+  return null;
+}
+
+/** Throws LIVEMIG_E_INVALID_OPTION unless `blockPages` is an integer in 1 (off)..MAX_BLOCK_PAGES. */
+export function checkBlockPages(blockPages: number): number {
+  if (!Number.isInteger(blockPages) || blockPages < 1 || blockPages > MAX_BLOCK_PAGES) {
+    throw new LivemigError('LIVEMIG_E_INVALID_OPTION', `Expected block pages to be an integer from 1 (off) to ${MAX_BLOCK_PAGES}, got ${blockPages}`);
+  }
+  return blockPages;
+}
+
 /** A validated, decompressed block, ready to apply. */
 export interface DecodedBlock {
   /** Absolute page indexes of the members, ascending. */

@@ -18,9 +18,8 @@
  */
 
 import {
-  CODEC_IDS, MAX_BLOCK_PAGES, blockCodecOf, copyBytes, getCodec, type BlockCodec, type BlockCodecName, type BlockFamily, type CodecOptions, type PageCodec,
+  CODEC_IDS, MAX_BLOCK_PAGES, blockCodecOf, blockFamilyOf, checkBlockPages, copyBytes, getCodec, type BlockCodec, type BlockCodecName, type CodecOptions, type PageCodec,
 } from '../codec/index.js';
-import { LivemigError } from '../core/index.js';
 import { MIN_BATCH_FRAME_BYTES, type PageBatchBuilder } from '../wire/index.js';
 import type { MigrationCodec, PageEncoder } from './page-encoder.js';
 
@@ -39,22 +38,6 @@ export interface BlockSettings {
   full: BlockCodec;
   /** Codec of blocks of XOR deltas (delta codecs only). */
   delta: BlockCodec | null;
-}
-
-/** The block family of a migration codec, or null when blocks do not apply to it. */
-export function blockFamilyOf(codec: MigrationCodec): BlockFamily | null {
-  if (codec === 'lz4' || codec === 'lz4-delta') return 'lz4';
-  if (codec === 'zstd' || codec === 'zstd-delta') return 'zstd';
-  // none and xbzrle send full pages raw, as QEMU does; adaptive chooses per page.
-  return null;
-}
-
-/** Throws LIVEMIG_E_INVALID_OPTION unless `blockPages` is an integer in 1..64. */
-export function checkBlockPages(blockPages: number): number {
-  if (!Number.isInteger(blockPages) || blockPages < 1 || blockPages > MAX_BLOCK_PAGES) {
-    throw new LivemigError('LIVEMIG_E_INVALID_OPTION', `Expected block pages to be an integer from 1 (off) to ${MAX_BLOCK_PAGES}, got ${blockPages}`);
-  }
-  return blockPages;
 }
 
 /**

@@ -3,7 +3,8 @@ import { LivemigError } from '../core/index.js';
 import type { PageCache } from '../cache/index.js';
 import { PageEncoder, addCounters, emptyCounters, type EncodeCounters } from './page-encoder.js';
 import { InlineRoundEncoder, type EmitFrame, type RoundEncoder, type RoundEncoderOptions, type RoundResult } from './round-encoder.js';
-import { DEFAULT_BLOCK_PAGES, checkBlockPages } from './page-record-writer.js';
+import { checkBlockPages } from '../codec/index.js';
+import { DEFAULT_BLOCK_PAGES } from './page-record-writer.js';
 import { workerOf, type EncodeWorkerData, type RoundJob, type ToMain } from './encode-worker-protocol.js';
 import { emptySamples, mergeSamples, type PlanOrder, type PlanSamples } from './codec-plan.js';
 

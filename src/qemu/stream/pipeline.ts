@@ -14,7 +14,7 @@
  */
 
 import { createPageCache, type CachePolicy, type PageCache } from '../../cache/index.js';
-import { MAX_BLOCK_PAGES, blockCodecOf, encodeBest, xorBytes, getCodecById, isZeroPage, rawCodec, zeroCodec, type PageCodec } from '../../codec/index.js';
+import { MAX_BLOCK_PAGES, blockCodecOf, blockFamilyOf, checkBlockPages, encodeBest, xorBytes, getCodecById, isZeroPage, rawCodec, zeroCodec, type PageCodec } from '../../codec/index.js';
 import { LivemigError } from '../../core/errors.js';
 import { FrameType, MIN_BATCH_FRAME_BYTES, PAGE_RECORD_HEADER_BYTES, PageBatchBuilder, forEachPageRecord, type Frame } from '../../wire/index.js';
 import { RamFlag } from './constants.js';
@@ -345,11 +345,8 @@ export class StreamSourceEncoder {
 
 /** The source's block stage for `codec` (lz4/zstd families only), or null when blocks are off. */
 function blockStageFor(codec: PageCodec, pageSize: number, blockPages: number): BlockStage | null {
-  if (!Number.isInteger(blockPages) || blockPages < 1 || blockPages > MAX_BLOCK_PAGES) {
-    throw new LivemigError('LIVEMIG_E_INVALID_OPTION', `Expected block pages to be an integer from 1 (off) to ${MAX_BLOCK_PAGES}, got ${blockPages}`);
-  }
-  const family = codec.name === 'lz4' || codec.name === 'lz4-delta' ? 'lz4' : codec.name === 'zstd' || codec.name === 'zstd-delta' ? 'zstd' : null;
-  if (blockPages === 1 || family === null) return null;
+  const family = blockFamilyOf(codec.name);
+  if (checkBlockPages(blockPages) === 1 || family === null) return null;
   const level = (codec as { level?: number }).level;
   return new BlockStage(blockCodecOf(family, codec.delta, level === undefined ? {} : { zstdLevel: level }), pageSize, blockPages);
 }
@@ -437,10 +434,7 @@ export class StreamDestinationDecoder {
     }
     const pageSize = this.#pageSize;
     const header = parseRecordHeader(payload, pageSize);
-    const block = header.block ?? this.#lastBlock;
-    if (block === null) throw new LivemigError('LIVEMIG_E_QEMU_STREAM_MALFORMED', 'a CONTINUE record before any named block', { phase: 'qemu-stream' });
-    if (header.block === '') throw new LivemigError('LIVEMIG_E_QEMU_STREAM_MALFORMED', 'a record names an empty block', { phase: 'qemu-stream' });
-    this.#lastBlock = block;
+    this.#lastBlock = blockAfter(header.block, this.#lastBlock);
     if (header.record === 'zero') {
       // The source's #zeroRecord: a zero fill, and no cache update on either side (anything else
       // would put the two caches out of step).
@@ -484,11 +478,7 @@ export class StreamDestinationDecoder {
     const ps = this.#pageSize;
     const { codec, members } = decodeBlockRecord(first, codecId, payload, ps, this.#blockScratch);
     let lastBlock = this.#lastBlock;
-    for (const m of members) {
-      if (m.block === '') throw new LivemigError('LIVEMIG_E_QEMU_STREAM_MALFORMED', 'a record names an empty block', { phase: 'qemu-stream' });
-      lastBlock = m.block ?? lastBlock;
-      if (lastBlock === null) throw new LivemigError('LIVEMIG_E_QEMU_STREAM_MALFORMED', 'a CONTINUE record before any named block', { phase: 'qemu-stream' });
-    }
+    for (const m of members) lastBlock = blockAfter(m.block, lastBlock);
     this.#lastBlock = lastBlock;
     for (const m of members) {
       this.#rounds.see(m.index, this.#cache);
@@ -509,6 +499,14 @@ export class StreamDestinationDecoder {
   #disagree(index: number, record: string): LivemigError {
     return new LivemigError('LIVEMIG_E_QEMU_STREAM_MALFORMED', `page ${index} cannot be rebuilt as a ${record} record: the two sides' mirrors disagree`, { phase: 'qemu-stream' });
   }
+}
+
+/** The RAM block a record is in: the one it names, or the previous record's (CONTINUE, `name` null). */
+function blockAfter(name: string | null, last: string | null): string {
+  if (name === '') throw new LivemigError('LIVEMIG_E_QEMU_STREAM_MALFORMED', 'a record names an empty block', { phase: 'qemu-stream' });
+  const block = name ?? last;
+  if (block === null) throw new LivemigError('LIVEMIG_E_QEMU_STREAM_MALFORMED', 'a CONTINUE record before any named block', { phase: 'qemu-stream' });
+  return block;
 }
 
 /**
