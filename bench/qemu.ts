@@ -68,6 +68,8 @@ export interface QemuBenchRow {
   syncs?: number | null;
   /** livemig rows: the source side of the switchover (ms after STOP, stream bytes after the ram END section). */
   switchover?: unknown;
+  /** livemig rows: ms the source agent held QEMU's socket paused because the channel was behind. */
+  pausedMs?: number | null;
 }
 
 const MULTIFD_ZSTD: MigrationParameters = { 'multifd-channels': 4, 'multifd-compression': 'zstd' };
@@ -128,6 +130,7 @@ async function runContender(name: string, o: QemuDemoOptions): Promise<QemuBench
       streamBytes: q.transferred, wireBytes: onPaths ?? (r.report.livemig ? r.report.livemig.wireBytes : q.transferred),
       check: r.check.kind === 'linux' ? `errors=${r.check.errors}` : `bad=${r.check.bad}`, ok: r.ok,
       wirePerPath: perPath, syncs: q['dirty-sync-count'], switchover: r.report.livemig?.switchover ?? null,
+      pausedMs: r.report.livemig?.pausedMs ?? null,
     };
   } catch (err) {
     return {

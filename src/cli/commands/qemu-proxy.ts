@@ -6,7 +6,7 @@ import { LivemigError } from '../../core/errors.js';
 import { getCodec } from '../../codec/index.js';
 import { QmpClient, QemuMonitor } from '../../qemu/index.js';
 import {
-  migrateQemuViaLivemig, runQemuDemo, runQemuSender, startQemuReceiver, type ProxyTransportSpec, type QemuDemoReport,
+  migrateQemuViaLivemig, runQemuDemo, runQemuSender, startQemuReceiver, SWITCHOVER_BANDWIDTH_MODES, type ProxyTransportSpec, type QemuDemoReport, type SwitchoverBandwidthMode,
   type QemuProxyReport,
 } from '../../qemu/proxy/index.js';
 import { choiceOpt, endpointOpt, intOpt, parseFlags, type Flags } from '../args.js';
@@ -44,6 +44,9 @@ Proxy options:
   --compress-threads N     source: worker threads compressing the blocks (default: cores - 2, at
                            least 0 = in the agent's own thread)
   --zstd-level N           source: zstd level, 1..19 or fast -7..-1 (default 1)
+  --switchover-bandwidth M source: what QEMU's downtime-limit budget counts: wire (livemig's wire
+                           rate, as QEMU's compressed migrations do; default) or qemu (QEMU's own
+                           estimate, in uncompressed stream bytes)
   --agent-uri URI          where the source agent listens for QEMU (default: a UNIX socket in a fresh
                            temporary directory; or tcp:HOST:PORT, unix:PATH)
   --timeout-s N            give up after N seconds (default 300)
@@ -53,7 +56,7 @@ const PROXY_FLAGS = {
   codec: { type: 'string' }, transport: { type: 'string' }, paths: { type: 'string' }, subflows: { type: 'string' },
   scheduler: { type: 'string' }, 'cache-mib': { type: 'string' }, 'downtime-limit-ms': { type: 'string' },
   'max-bandwidth': { type: 'string' }, xbzrle: { type: 'boolean' }, capture: { type: 'string' }, 'agent-uri': { type: 'string' }, 'first-page-codec': { type: 'string' }, 'block-pages': { type: 'string' }, 'compress-threads': { type: 'string' }, 'zstd-level': { type: 'string' },
-  'timeout-s': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' },
+  'switchover-bandwidth': { type: 'string' }, 'timeout-s': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' },
 } as const;
 
 function bad(message: string): LivemigError {
@@ -79,6 +82,7 @@ function transportSpec(v: Flags, defaultSubflows = 1): ProxyTransportSpec {
 function common(v: Flags): {
   codec: string; cacheBytes: number | undefined; downtimeLimitMs: number; maxBandwidthBytesPerSec: number; capabilities: { xbzrle: true } | undefined;
   capturePath: string | undefined; agentUri: string | undefined; timeoutMs: number; firstPageCodec: string | undefined; blockPages: number | undefined; compressThreads: number | undefined; zstdLevel: number | undefined;
+  switchoverBandwidth: SwitchoverBandwidthMode;
 } {
   const codec = typeof v.codec === 'string' ? v.codec : 'lz4-delta';
   getCodec(codec); // unknown names fail here, before QEMU is touched
@@ -97,6 +101,7 @@ function common(v: Flags): {
     blockPages: v['block-pages'] === undefined ? undefined : intOpt(v, 'block-pages', 64, 1, 64),
     compressThreads: v['compress-threads'] === undefined ? undefined : intOpt(v, 'compress-threads', 1, 0, 64),
     zstdLevel: v['zstd-level'] === undefined ? undefined : zstdLevelOpt(v),
+    switchoverBandwidth: choiceOpt(v, 'switchover-bandwidth', SWITCHOVER_BANDWIDTH_MODES, 'wire'),
     timeoutMs: intOpt(v, 'timeout-s', 300, 1, 86_400) * 1000,
   };
 }

@@ -24,6 +24,7 @@ import { connectProxyChannel, listenProxyChannel, type ProxyTransportSpec } from
 import { parseQemuAddress, type QemuSocketAddress } from './qemu-address.js';
 import { qemuFigures, type LivemigFigures, type QemuProxyReport, type SwitchoverTimeline } from './report.js';
 import { QemuSourceAgent, type QemuSourceAgentResult } from './source-agent.js';
+import { SwitchoverBandwidth, type SwitchoverBandwidthMode } from './switchover-bandwidth.js';
 
 /** Settings both agents must agree on. */
 export interface QemuProxyPipeline {
@@ -106,6 +107,12 @@ export interface QemuSenderOptions extends QemuProxyPipeline {
    * not QEMU's own limit, sets the rate. @default 100000000000
    */
   maxBandwidthBytesPerSec?: number;
+  /**
+   * What QEMU's downtime-limit budget counts: 'wire' sets avail-switchover-bandwidth to the
+   * channel's wire rate, as QEMU's compressed migrations count compressed bytes; 'qemu' keeps QEMU's
+   * own estimate in stream bytes (switchover-bandwidth.ts). @default 'wire'
+   */
+  switchoverBandwidth?: SwitchoverBandwidthMode;
   /**
    * Where the source agent listens for QEMU (tcp:HOST:PORT or unix:PATH). @default a UNIX socket in a
    * fresh temporary directory: its kernel buffer is ~200 KB where loopback TCP grows to several MB,
@@ -249,6 +256,8 @@ async function runSender(source: QemuMonitor, opts: QemuSenderOptions, agentUri:
     throw err;
   }
   let info: MigrationInfo;
+  const wire = (opts.switchoverBandwidth ?? 'wire') === 'wire' ? new SwitchoverBandwidth(() => channel.stats().bytesSent) : null;
+  let toldBandwidth = null as number | null;
   try {
     if (opts.capabilities) await source.migrateSetCapabilities(opts.capabilities);
     await source.migrateSetParameters({
@@ -257,7 +266,14 @@ async function runSender(source: QemuMonitor, opts: QemuSenderOptions, agentUri:
       ...opts.parameters,
     });
     await source.migrate(agent.qemuUri);
-    info = await source.waitForMigration({ timeoutMs: opts.timeoutMs ?? 300_000, onProgress: opts.onProgress });
+    info = await source.waitForMigration({
+      timeoutMs: opts.timeoutMs ?? 300_000,
+      onProgress: async (i) => {
+        const bw = i.status === 'active' ? wire?.poll() : null;
+        if (bw) await source.migrateSetParameters({ 'avail-switchover-bandwidth': (toldBandwidth = bw) });
+        await opts.onProgress?.(i);
+      },
+    });
   } catch (err) {
     // Prefer the agents' account (it names the side that failed) over QEMU's "socket error".
     const agentErr = await Promise.race([agent.done.then(() => undefined, (e: unknown) => e), new Promise((r) => setTimeout(r, 3000))]);
@@ -298,6 +314,7 @@ async function runSender(source: QemuMonitor, opts: QemuSenderOptions, agentUri:
         endSectionMs: msAfter(result.times.endSectionAtMs, stop.timestampUs),
         qemuEofMs: msAfter(result.times.qemuEofAtMs, stop.timestampUs),
         lastFrameSentMs: msAfter(result.times.lastFrameSentAtMs, stop.timestampUs),
+        bandwidthBytesPerSec: toldBandwidth,
       },
     },
   };

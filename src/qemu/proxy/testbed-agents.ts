@@ -90,6 +90,7 @@ export async function migrateQemuInTestbed(sourceQmp: string, destQmp: string, t
       ...(opts.blockPages !== undefined ? ['--block-pages', String(opts.blockPages)] : []),
       ...(opts.compressThreads !== undefined ? ['--compress-threads', String(opts.compressThreads)] : []),
       ...(opts.zstdLevel !== undefined ? ['--zstd-level', String(opts.zstdLevel)] : []),
+      '--switchover-bandwidth', opts.switchoverBandwidth ?? 'wire',
     ]);
     const [sendCode, recvCode] = await Promise.all([send.exited, recv.exited]);
     if (sendCode !== 0) throw new LivemigError('LIVEMIG_E_PEER_CRASHED', `livemig qemu send exited ${sendCode}: ${send.stderr().trim().slice(-600)}`, { phase: 'precopy' });

@@ -25,6 +25,8 @@ export interface MigrationParameters {
   'max-bandwidth'?: number;
   /** Milliseconds, @default 300 (QEMU) */
   'downtime-limit'?: number;
+  /** Bytes per second QEMU sizes the switchover with instead of its own estimate (0 = its own). */
+  'avail-switchover-bandwidth'?: number;
   /** Bytes, must be a power of two. */
   'xbzrle-cache-size'?: number;
   'multifd-channels'?: number;

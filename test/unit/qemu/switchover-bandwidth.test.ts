@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SwitchoverBandwidth, WINDOW_MS } from '../../../src/qemu/proxy/switchover-bandwidth.js';
+
+/** A channel whose sent bytes and clock the test moves. */
+function fake(): { sent: number; now: number; bw: SwitchoverBandwidth } {
+  const f = { sent: 0, now: 0, bw: null as unknown as SwitchoverBandwidth };
+  f.bw = new SwitchoverBandwidth(() => f.sent, () => f.now);
+  return f;
+}
+
+test('the switchover bandwidth is the peak wire rate over whole windows, and QEMU is told only when it moves by more than 10 %', () => {
+  const f = fake();
+  assert.equal(f.bw.poll(), null, 'the first poll only starts a window');
+  f.now = WINDOW_MS / 2;
+  f.sent = 10_000_000;
+  assert.equal(f.bw.poll(), null, 'half a window is too short to measure');
+  f.now = 1000;
+  f.sent = 30_000_000; // 30 MB in the first second
+  assert.equal(f.bw.poll(), 30_000_000);
+  f.now = 2000;
+  f.sent = 62_000_000; // 32 MB/s: within 10 % of what QEMU has
+  assert.equal(f.bw.poll(), null);
+  assert.equal(f.bw.peakBytesPerSec, 32_000_000);
+  f.now = 3000;
+  f.sent = 102_000_000; // 40 MB/s: a new peak worth telling
+  assert.equal(f.bw.poll(), 40_000_000);
+});
+
+test('an idle channel late in the migration does not lower the switchover bandwidth', () => {
+  const f = fake();
+  f.bw.poll();
+  f.now = 500;
+  f.sent = 25_000_000; // 50 MB/s while the first pass streams
+  assert.equal(f.bw.poll(), 50_000_000);
+  for (let i = 1; i <= 8; i++) {
+    f.now = 500 + i * 500;
+    f.sent += 100_000; // only a few re-dirtied pages per window
+    assert.equal(f.bw.poll(), null);
+  }
+  assert.equal(f.bw.peakBytesPerSec, 50_000_000);
+});
