@@ -60,7 +60,7 @@ export class DirectCache implements PageCache {
     this.pageSize = pageSize;
     this.slots = slots;
     this.#mask = slots - 1;
-    this.#pages = allocatePageBuffer(capacityBytes);
+    this.#pages = allocatePageBuffer(capacityBytes, options.prefault);
     this.#buffer = this.#pages.buffer as ArrayBuffer;
     this.#tags = new Int32Array(slots).fill(EMPTY_TAG);
     this.#ages = new Uint32Array(slots);

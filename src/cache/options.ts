@@ -94,9 +94,10 @@ export function resolveCacheOptions(policy: CachePolicy, options: PageCacheOptio
 }
 
 /** The one allocation of page data: `capacityBytes` bytes, with a clear error if the host refuses it. */
-export function allocatePageBuffer(capacityBytes: number): Uint8Array {
+export function allocatePageBuffer(capacityBytes: number, prefault = false): Uint8Array {
   try {
-    return new Uint8Array(capacityBytes);
+    const pages = new Uint8Array(capacityBytes);
+    return prefault ? pages.fill(0) : pages;
   } catch (cause) {
     throw new LivemigError(
       'LIVEMIG_E_CACHE_CONFIG',

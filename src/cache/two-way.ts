@@ -97,7 +97,7 @@ export class TwoWayCache implements PageCache {
     const pow2 = (this.sets & (this.sets - 1)) === 0;
     this.#setMask = pow2 ? this.sets - 1 : -1;
     this.#setShift = pow2 ? Math.log2(this.sets) : 0;
-    this.#pages = allocatePageBuffer(capacityBytes);
+    this.#pages = allocatePageBuffer(capacityBytes, options.prefault);
     this.#buffer = this.#pages.buffer as ArrayBuffer;
     this.#tags = new Int32Array(slots).fill(EMPTY_TAG);
     this.#lru = new Uint32Array(Math.ceil(this.sets / 32));

@@ -10,6 +10,12 @@ export interface PageCacheOptions {
   capacityBytes?: number;
   /** Page size in bytes. @default 4096 */
   pageSize?: number;
+  /**
+   * Write the whole buffer at once, so that the kernel's first-write faults (1.1 us per 4 KiB page
+   * here: 150 ms of CPU per 512 MiB) are paid now rather than by the first pass that fills it, and
+   * so that a cache the host cannot hold fails now rather than mid-migration. @default false
+   */
+  prefault?: boolean;
 }
 
 export interface PageCacheStats {

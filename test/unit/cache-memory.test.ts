@@ -61,3 +61,17 @@ test('control: the measurement does see per-page allocation (a naive Map cache g
   assert.ok(grown >= CAPACITY * 0.9, `naive cache grew arrayBuffers by ${grown}`);
   assert.equal(naive.size, PAGES);
 });
+
+for (const policy of ['2way', 'direct'] as const) {
+  test(`a ${policy} cache made with prefault is resident at once; without, it is not until written`, () => {
+    const rss = (): number => process.memoryUsage().rss;
+    const r0 = rss();
+    const lazy = createPageCache(policy, { capacityBytes: CAPACITY });
+    const r1 = rss();
+    const eager = createPageCache(policy, { capacityBytes: CAPACITY, prefault: true });
+    const r2 = rss();
+    kept.push(lazy, eager);
+    assert.ok(r1 - r0 < CAPACITY / 4, `the lazy cache made ${(r1 - r0) / MiB} MiB resident`);
+    assert.ok(r2 - r1 >= CAPACITY * 0.9, `the prefaulted cache made only ${(r2 - r1) / MiB} MiB resident`);
+  });
+}

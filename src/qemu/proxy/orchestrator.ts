@@ -169,6 +169,8 @@ function pipelineOf(o: QemuProxyPipeline & { capabilities?: Partial<Record<Migra
   }
   return {
     codec, cacheBytes: o.cacheBytes, pageSize: 4096,
+    // The agents exist before QEMU's `migrate`: pay the cache's page faults then (delta codecs use it).
+    prefaultCache: codec.delta,
     firstPageCodec: codec.delta ? firstCodec : null,
     blockPages: o.blockPages,
     compressThreads: o.compressThreads ?? DEFAULT_COMPRESS_THREADS,
