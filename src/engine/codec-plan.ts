@@ -7,7 +7,7 @@
  */
 
 import { LivemigError } from '../core/index.js';
-import { getCodec, type PageCodec } from '../codec/index.js';
+import { blockCodecOf, BLOCK_MASK_BYTES, MAX_BLOCK_PAGES, getCodec, type BlockCodec, type PageCodec } from '../codec/index.js';
 
 /**
  * The plans `adaptive` chooses from, lightest first. zstd level 3 is left out: on the synthetic
@@ -28,6 +28,8 @@ export interface CodecPlan {
   readonly name: CodecPlanName;
   readonly full: PageCodec;
   readonly delta: PageCodec | null;
+  /** Its multi-page block codecs (same family and level), or null for `raw`, whose pages go out one by one. */
+  readonly blocks: { readonly full: BlockCodec; readonly delta: BlockCodec } | null;
 }
 
 const PLANS = new Map<CodecPlanName, CodecPlan>();
@@ -36,11 +38,15 @@ const PLANS = new Map<CodecPlanName, CodecPlan>();
 export function codecPlan(name: CodecPlanName): CodecPlan {
   let plan = PLANS.get(name);
   if (plan) return plan;
-  if (name === 'raw') plan = { name, full: getCodec('raw'), delta: null };
-  else if (name === 'lz4-delta') plan = { name, full: getCodec('lz4'), delta: getCodec('lz4-delta') };
-  else if (name.startsWith('zstd-delta@')) {
+  if (name === 'raw') plan = { name, full: getCodec('raw'), delta: null, blocks: null };
+  else if (name === 'lz4-delta') {
+    plan = { name, full: getCodec('lz4'), delta: getCodec('lz4-delta'), blocks: { full: blockCodecOf('lz4', false), delta: blockCodecOf('lz4', true) } };
+  } else if (name.startsWith('zstd-delta@')) {
     const zstdLevel = Number(name.slice('zstd-delta@'.length));
-    plan = { name, full: getCodec('zstd', { zstdLevel }), delta: getCodec('zstd-delta', { zstdLevel }) };
+    plan = {
+      name, full: getCodec('zstd', { zstdLevel }), delta: getCodec('zstd-delta', { zstdLevel }),
+      blocks: { full: blockCodecOf('zstd', false, { zstdLevel }), delta: blockCodecOf('zstd', true, { zstdLevel }) },
+    };
   } else {
     throw new LivemigError('LIVEMIG_E_INVALID_OPTION', `Unknown codec plan '${name}'; expected one of ${CODEC_PLANS.join(', ')}`);
   }
@@ -137,6 +143,9 @@ export class PlanSampler {
   #blendAcc = 0;
   #count = { full: 0, delta: 0 };
   #fill = { full: 0, delta: 0 };
+  #blockCount = { full: 0, delta: 0 };
+  /** Where sampled blocks are compressed (allocated at the first one). */
+  #blockScratch: Uint8Array | null = null;
   order: Required<PlanOrder>;
 
   constructor(pageSize: number) {
@@ -178,9 +187,37 @@ export class PlanSampler {
 
   /** Records the plan in use encoding one page of `cls` into `outBytes` in `ms`. */
   own(plan: CodecPlanName, cls: PageClass, outBytes: number, ms: number): void {
-    addSample(this.#samples, plan, cls, { pages: 1, inBytes: this.#pageSize, outBytes, ms });
-    this.#samples[cls]++;
+    this.ownPages(plan, cls, 1, outBytes, ms);
+  }
+
+  /** Records the plan in use sending `pages` pages of `cls` as `outBytes` in `ms` (a block, or a page alone). */
+  ownPages(plan: CodecPlanName, cls: PageClass, pages: number, outBytes: number, ms: number): void {
+    addSample(this.#samples, plan, cls, { pages, inBytes: pages * this.#pageSize, outBytes, ms });
+    this.#samples[cls] += pages;
     this.#samples.ownMs += ms;
+  }
+
+  /**
+   * Offers a staged block (`data`: its members' pages or XORs, as the block codecs take them); every
+   * `sampleEvery`-th block of a class is also compressed by the other candidates' block codecs into
+   * scratch and timed. `raw` is timed as the copy it amounts to.
+   */
+  offerBlock(cls: PageClass, maskLo: number, maskHi: number, data: Uint8Array): void {
+    if (++this.#blockCount[cls] % this.order.sampleEvery !== 0) return;
+    const scratch = (this.#blockScratch ??= new Uint8Array(BLOCK_MASK_BYTES + MAX_BLOCK_PAGES * this.#pageSize));
+    const pages = data.length / this.#pageSize;
+    const o = this.order;
+    const t00 = performance.now();
+    for (const name of o.candidates) {
+      if (name === o.plan || (o.blendFraction > 0 && name === o.blend)) continue;
+      const codec = codecPlan(name).blocks?.[cls] ?? null;
+      const t0 = performance.now();
+      let outBytes = data.length;
+      if (codec === null) scratch.set(data);
+      else outBytes = codec.encode(maskLo, maskHi, data, scratch) ?? data.length;
+      addSample(this.#samples, name, cls, { pages, inBytes: data.length, outBytes, ms: performance.now() - t0 });
+    }
+    this.#samples.sampleMs += performance.now() - t00;
   }
 
   /** Offers a page for sampling; copies it (and its old version) when its turn has come. */

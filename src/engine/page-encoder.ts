@@ -72,6 +72,10 @@ export class PageEncoder {
   #syncedRound = 0;
   /** adaptive only: the plan in force and what the candidates cost (codec-plan.ts). */
   readonly #sampler: PlanSampler | null;
+  /** adaptive only: the plan source for multi-page blocks (PageRecordWriter picks each block's codecs from it). */
+  get sampler(): PlanSampler | null {
+    return this.#sampler;
+  }
   readonly counters: EncodeCounters = emptyCounters();
 
   /** `options` carries codec parameters (the zstd level; @default level 1). */
@@ -182,11 +186,13 @@ export class PageEncoder {
    * would, and encodes nothing: the caller compresses the page together with its neighbours. For
    * 'delta' (a cache hit that changed) it writes `old ^ page` into `xorOut` first, since the cache
    * slot holding `old` is overwritten by the insert. Payload byte counters are the caller's to add.
-   * 'full' is also what a cache miss gives. Not for `adaptive`, which chooses per page by encoding.
+   * 'full' is also what a cache miss gives. With `adaptive` the writer then takes each block's
+   * codecs from `sampler`.
    */
   classify(index: number, page: Uint8Array, round: number, xorOut: Uint8Array): PageOutcome {
     const c = this.counters;
     const cache = this.#cache;
+    this.#sampler?.handled();
     const old = this.#previous(index, page, round);
     if (old === 'zero') return 'zero';
     if (old) {

@@ -15,12 +15,14 @@
  * A block is written whole into one batch (never across frames or rounds). A block that does not
  * compress, or could not fit even an empty frame, goes out as raw page records instead (for a delta
  * stage these count as overflow pages, as a delta that does not pay does without blocks).
+ * `adaptive` takes each block's codecs from the plan in force when the block is closed.
  */
 
 import {
-  CODEC_IDS, MAX_BLOCK_PAGES, blockCodecOf, blockFamilyOf, checkBlockPages, copyBytes, getCodec, type BlockCodec, type BlockCodecName, type CodecOptions, type PageCodec,
+  CODEC_IDS, MAX_BLOCK_PAGES, blockCodecNames, blockCodecOf, blockFamilyOf, checkBlockPages, copyBytes, getCodec, type BlockCodec, type BlockCodecName, type CodecOptions, type PageCodec,
 } from '../codec/index.js';
 import { MIN_BATCH_FRAME_BYTES, type PageBatchBuilder } from '../wire/index.js';
+import type { PlanSampler } from './codec-plan.js';
 import type { MigrationCodec, PageEncoder } from './page-encoder.js';
 
 /**
@@ -38,6 +40,11 @@ export interface BlockSettings {
   full: BlockCodec;
   /** Codec of blocks of XOR deltas (delta codecs only). */
   delta: BlockCodec | null;
+  /**
+   * adaptive: each block takes its codecs from the plan in force when it is closed (the encoder's
+   * PlanSampler; `raw` sends its members one by one, uncompressed). `full` and `delta` are unused.
+   */
+  byPlan?: boolean;
 }
 
 /**
@@ -46,7 +53,9 @@ export interface BlockSettings {
  */
 export function blockSettingsOf(codec: MigrationCodec, blockPages: number = DEFAULT_BLOCK_PAGES, options: CodecOptions = {}): BlockSettings | null {
   const family = blockFamilyOf(codec);
-  if (checkBlockPages(blockPages) === 1 || family === null) return null;
+  if (checkBlockPages(blockPages) === 1) return null;
+  if (codec === 'adaptive') return { pages: blockPages, full: blockCodecOf('lz4', false), delta: blockCodecOf('lz4', true), byPlan: true };
+  if (family === null) return null;
   const deltas = codec === 'lz4-delta' || codec === 'zstd-delta';
   return { pages: blockPages, full: blockCodecOf(family, false, options), delta: deltas ? blockCodecOf(family, true, options) : null };
 }
@@ -55,6 +64,7 @@ export function blockSettingsOf(codec: MigrationCodec, blockPages: number = DEFA
 export function blockWireCodecs(codec: MigrationCodec, blockPages: number = DEFAULT_BLOCK_PAGES): BlockCodecName[] {
   const s = blockSettingsOf(codec, blockPages);
   if (s === null) return [];
+  if (s.byPlan) return blockCodecNames();
   return s.delta ? [s.full.name, s.delta.name] : [s.full.name];
 }
 
@@ -111,9 +121,6 @@ export class PageRecordWriter {
   readonly #delta: Stage | null;
   /** Where a block is compressed before it is copied into a batch (the mask, then the stream). */
   readonly #out: Uint8Array;
-  /** The family's page codec, for a page that goes out alone (and, over the XOR, its delta twin). */
-  readonly #single: PageCodec;
-  readonly #singleDeltaId: number;
   #batchPages = 0;
 
   constructor(encoder: PageEncoder, builder: PageBatchBuilder, pageSize: number, blocks: BlockSettings | null, sent: SentPage) {
@@ -126,10 +133,6 @@ export class PageRecordWriter {
     this.#delta = blocks?.delta ? new Stage(pageSize, true) : null;
     // Never more than an empty batch holds, so a block that compresses always fits a fresh frame.
     this.#out = new Uint8Array(blocks ? Math.max(0, Math.min(MAX_BLOCK_PAGES * pageSize, builder.maxFrameBytes - MIN_BATCH_FRAME_BYTES)) : 0);
-    const zstd = blocks?.full.family === 'zstd';
-    // lz4-delta and zstd-delta payloads are the family's page stream over the XOR: one encoder serves both.
-    this.#single = zstd ? getCodec('zstd', { zstdLevel: blocks!.full.level! }) : getCodec('lz4');
-    this.#singleDeltaId = zstd ? CODEC_IDS['zstd-delta'] : CODEC_IDS['lz4-delta'];
   }
 
   /** Pages in the records of the current batch (a block counts its members); resets the count. */
@@ -163,8 +166,8 @@ export class PageRecordWriter {
   /** Sends what is still staged; call once after the round's last page, before the last flush. */
   async end(flush: FlushBatch): Promise<void> {
     if (this.#blocks === null) return;
-    if (this.#full!.count > 0) await this.#flushStage(this.#full!, this.#blocks.full, flush);
-    if (this.#delta && this.#delta.count > 0) await this.#flushStage(this.#delta, this.#blocks.delta!, flush);
+    if (this.#full!.count > 0) await this.#flushStage(this.#full!, false, flush);
+    if (this.#delta && this.#delta.count > 0) await this.#flushStage(this.#delta, true, flush);
   }
 
   /** Without blocks: one record per page, exactly as before blocks existed. */
@@ -186,8 +189,8 @@ export class PageRecordWriter {
     const n = this.#blocks!.pages;
     const full = this.#full!;
     const delta = this.#delta;
-    if (full.count > 0 && index - full.first >= n) await this.#flushStage(full, this.#blocks!.full, flush);
-    if (delta !== null && delta.count > 0 && index - delta.first >= n) await this.#flushStage(delta, this.#blocks!.delta!, flush);
+    if (full.count > 0 && index - full.first >= n) await this.#flushStage(full, false, flush);
+    if (delta !== null && delta.count > 0 && index - delta.first >= n) await this.#flushStage(delta, true, flush);
   }
 
   /** With blocks: a zero record now, or the page (or its XOR) into a stage. */
@@ -222,30 +225,86 @@ export class PageRecordWriter {
     return flush().then(() => (this.#builder.reserve(0), zero()));
   }
 
-  async #flushStage(stage: Stage, codec: BlockCodec, flush: FlushBatch): Promise<void> {
+  async #flushStage(stage: Stage, isDelta: boolean, flush: FlushBatch): Promise<void> {
+    const sampler = this.#blocks!.byPlan ? this.#encoder.sampler : null;
+    if (sampler) return this.#flushByPlan(stage, isDelta, sampler, flush);
+    const codec = isDelta ? this.#blocks!.delta! : this.#blocks!.full;
     const P = this.#pageSize;
     const c = this.#encoder.counters;
-    const builder = this.#builder;
     const e0 = performance.now();
     const count = stage.count;
     const n = count > 1 ? codec.encode(stage.maskLo, stage.maskHi, stage.bytes.subarray(0, count * P), this.#out) : null;
     c.encodeMs += performance.now() - e0;
-    if (n !== null) {
-      let out = builder.reserve(n);
-      if (!out) {
-        await flush();
-        out = builder.reserve(n)!;
-      }
-      out.set(this.#out.subarray(0, n));
-      builder.commit(stage.first, codec.id, n);
-      this.#batchPages += count;
-      if (codec.delta) c.deltaPayloadBytes += n;
-      else c.fullPayloadBytes += n;
-    } else {
+    if (n !== null) await this.#commitBlock(stage, codec, n, flush);
+    else {
       // A lone page, or a block that does not pay: page records, as without blocks.
-      for (let k = 0; k < count; k++) await this.#sendAlone(stage, k, codec.delta, flush);
+      for (let k = 0; k < count; k++) await this.#sendAlone(stage, k, codec, flush);
     }
     stage.reset();
+  }
+
+  /**
+   * adaptive: the stage goes out with the block codecs of the plan in force (a blend alternates
+   * plans block by block), timed for the chooser, and now and then compressed by the other plans
+   * into scratch (PlanSampler.offerBlock). `raw` sends the members uncompressed, one by one.
+   */
+  async #flushByPlan(stage: Stage, isDelta: boolean, sampler: PlanSampler, flush: FlushBatch): Promise<void> {
+    const P = this.#pageSize;
+    const c = this.#encoder.counters;
+    const count = stage.count;
+    const cls = isDelta ? 'delta' : 'full';
+    const plan = sampler.next();
+    const codec = plan.blocks?.[cls] ?? null;
+    const data = stage.bytes.subarray(0, count * P);
+    const payload0 = c.fullPayloadBytes + c.deltaPayloadBytes;
+    const ms0 = c.encodeMs;
+    const e0 = performance.now();
+    const n = codec !== null && count > 1 ? codec.encode(stage.maskLo, stage.maskHi, data, this.#out) : null;
+    c.encodeMs += performance.now() - e0;
+    if (n !== null) await this.#commitBlock(stage, codec!, n, flush);
+    else {
+      // Each adds its own encode time (not the waits for a batch) to encodeMs.
+      for (let k = 0; k < count; k++) await (codec === null ? this.#sendRaw(stage, k, isDelta, flush) : this.#sendAlone(stage, k, codec, flush));
+    }
+    sampler.ownPages(plan.name, cls, count, c.fullPayloadBytes + c.deltaPayloadBytes - payload0, c.encodeMs - ms0);
+    sampler.offerBlock(cls, stage.maskLo, stage.maskHi, data);
+    stage.reset();
+  }
+
+  /** Copies a compressed block (`n` bytes in #out) into the batch as one record. */
+  async #commitBlock(stage: Stage, codec: BlockCodec, n: number, flush: FlushBatch): Promise<void> {
+    const c = this.#encoder.counters;
+    let out = this.#builder.reserve(n);
+    if (!out) {
+      await flush();
+      out = this.#builder.reserve(n)!;
+    }
+    out.set(this.#out.subarray(0, n));
+    this.#builder.commit(stage.first, codec.id, n);
+    this.#batchPages += stage.count;
+    if (codec.delta) c.deltaPayloadBytes += n;
+    else c.fullPayloadBytes += n;
+  }
+
+  /** adaptive's `raw` plan: member `k`'s page uncompressed (a changed cache hit too: by design, not an overflow). */
+  async #sendRaw(stage: Stage, k: number, isDelta: boolean, flush: FlushBatch): Promise<void> {
+    const P = this.#pageSize;
+    const c = this.#encoder.counters;
+    let out = this.#builder.reserve(P);
+    if (!out) {
+      await flush();
+      out = this.#builder.reserve(P)!;
+    }
+    const e0 = performance.now();
+    out.set((isDelta ? stage.pages! : stage.bytes).subarray(k * P, (k + 1) * P));
+    c.encodeMs += performance.now() - e0;
+    if (isDelta) {
+      c.deltaPages--;
+      c.fullPages++;
+    }
+    c.fullPayloadBytes += P;
+    this.#builder.commit(stage.indexes[k], CODEC_IDS.raw, P);
+    this.#batchPages++;
   }
 
   /**
@@ -253,7 +312,11 @@ export class PageRecordWriter {
    * with the family's page codec (raw when that does not pay); a delta as the family's page delta
    * (the same stream over the XOR), or, when that does not pay either, as a full page (overflow).
    */
-  async #sendAlone(stage: Stage, k: number, delta: boolean, flush: FlushBatch): Promise<void> {
+  async #sendAlone(stage: Stage, k: number, codec: BlockCodec, flush: FlushBatch): Promise<void> {
+    const delta = codec.delta;
+    const single = singleCodecOf(codec);
+    // lz4-delta and zstd-delta payloads are the family's page stream over the XOR: one encoder serves both.
+    const singleDeltaId = codec.family === 'zstd' ? CODEC_IDS['zstd-delta'] : CODEC_IDS['lz4-delta'];
     const P = this.#pageSize;
     const c = this.#encoder.counters;
     const builder = this.#builder;
@@ -265,18 +328,18 @@ export class PageRecordWriter {
     const e0 = performance.now();
     const bytes = stage.bytes.subarray(k * P, (k + 1) * P);
     let id: number;
-    let n = this.#single.encode(null, bytes, out);
+    let n = single.encode(null, bytes, out);
     if (delta && n !== null) {
-      id = this.#singleDeltaId;
+      id = singleDeltaId;
       c.deltaPayloadBytes += n;
     } else {
       if (delta) {
         c.deltaPages--;
         c.fullPages++;
         c.overflowPages++;
-        n = this.#single.encode(null, stage.pages!.subarray(k * P, (k + 1) * P), out);
+        n = single.encode(null, stage.pages!.subarray(k * P, (k + 1) * P), out);
       }
-      id = this.#single.id;
+      id = single.id;
       if (n === null) {
         out.set(delta ? stage.pages!.subarray(k * P, (k + 1) * P) : bytes);
         n = P;
@@ -288,4 +351,14 @@ export class PageRecordWriter {
     builder.commit(stage.indexes[k], id, n);
     this.#batchPages++;
   }
+}
+
+const SINGLES = new Map<string, PageCodec>();
+
+/** The page codec of a block codec's family and level, for a member that goes out alone. */
+function singleCodecOf(codec: BlockCodec): PageCodec {
+  const key = `${codec.family}${codec.level ?? ''}`;
+  let single = SINGLES.get(key);
+  if (single === undefined) SINGLES.set(key, (single = codec.family === 'zstd' ? getCodec('zstd', { zstdLevel: codec.level! }) : getCodec('lz4')));
+  return single;
 }

@@ -125,10 +125,12 @@ export async function runSource(opts: SourceOptions): Promise<MigrationReport> {
     // An older destination may not decode zstd: say so now rather than at the first page.
     const missing = (codec === 'zstd' ? ['zstd'] : codec === 'zstd-delta' ? ['zstd', 'zstd-delta'] : []).filter((c) => !ack.codecs.includes(c));
     if (missing.length > 0) throw new LivemigError('LIVEMIG_E_HANDSHAKE', `The destination does not decode ${missing.join(', ')}, which --codec ${codec} needs; upgrade it or choose another codec`);
-    const blocksMissing = blockWireCodecs(codec, opts.blockPages).filter((c) => !ack.codecs.includes(c));
+    const blockNames = blockWireCodecs(codec, opts.blockPages);
+    // adaptive's zstd blocks go with its zstd plans, which it drops (below) when the destination lacks them.
+    const blocksMissing = blockNames.filter((c) => !ack.codecs.includes(c) && !(codec === 'adaptive' && c.startsWith('zstd')));
     if (blocksMissing.length > 0) throw new LivemigError('LIVEMIG_E_HANDSHAKE', `The destination does not decode ${blocksMissing.join(', ')} (multi-page blocks); upgrade it or pass --block-pages 1`);
     // adaptive does without its zstd plans when the destination cannot decode them.
-    const zstdOk = ack.codecs.includes('zstd') && ack.codecs.includes('zstd-delta');
+    const zstdOk = ['zstd', 'zstd-delta', ...blockNames.filter((c) => c.startsWith('zstd'))].every((c) => ack.codecs.includes(c));
     if (codec === 'adaptive' && !zstdOk) log.info('the destination does not decode zstd; adaptive chooses among raw and lz4-delta only');
     setupMs = clock.now() - t0;
     log.debug(`handshake done in ${setupMs.toFixed(1)} ms, frames up to ${maxFrameBytes} bytes`);

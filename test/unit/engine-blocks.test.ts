@@ -16,6 +16,7 @@ import {
   InlineRoundEncoder, WorkerRoundEncoder, blockSettingsOf, blockWireCodecs, runDestination, runSource,
   type EncodeCounters, type MigrationCodec, type RoundEncoder, type RoundEncoderOptions,
 } from '../../src/engine/index.js';
+import type { PlanOrder } from '../../src/engine/codec-plan.js';
 
 const GUEST_BYTES = 8 * MiB;
 const BATCH = 256 * 1024;
@@ -114,10 +115,75 @@ test('two encode workers with blocks (lz4-delta) rebuild the guest and count pag
   await roundsRebuildTheGuest('lz4-delta', (o) => new WorkerRoundEncoder(o, { threads: 2 }));
 });
 
-test('block settings: only the lz4 and zstd families, 1 is off, 65 is refused; the handshake lists what may be sent', () => {
+test('adaptive in blocks of 64 (its first plan, lz4-delta) rebuilds the guest with the page counters of page-by-page and fewer bytes', { timeout: 120_000 }, async () => {
+  await roundsRebuildTheGuest('adaptive', (o) => new InlineRoundEncoder(o));
+});
+
+/** adaptive in blocks with `plans` set round by round (blends too), inline or in workers; the guest must rebuild. */
+async function plansRebuildTheGuest(make: (o: RoundEncoderOptions) => RoundEncoder): Promise<void> {
+  const guest = await createSyntheticGuest({ memoryBytes: GUEST_BYTES, workload: 'hotset', seed: 5, running: false });
+  const enc = make({
+    guest, codec: 'adaptive', batchBytes: BATCH, blockPages: 64, codecOptions: {},
+    cache: createPageCache('2way', { capacityBytes: GUEST_BYTES }), table: new PageHashTable(guest.pageCount, { shared: true }),
+  });
+  const plans: PlanOrder[] = [
+    { plan: 'zstd-delta@1', sampleEvery: 1 },
+    { plan: 'raw', sampleEvery: 1 },
+    { plan: 'lz4-delta', blend: 'zstd-delta@-1', blendFraction: 0.5, sampleEvery: 1 },
+    { plan: 'zstd-delta@1', sampleEvery: 1 },
+  ];
+  try {
+    const sink = new Sink(guest.pageSize, guest.pageCount);
+    const ids: Set<number>[] = [];
+    const inner = sink.emit;
+    let seen = new Set<number>();
+    sink.emit = async (frame, onSent) => {
+      forEachPageRecord(decodeFrame(frame).body, (_i, id) => void seen.add(id));
+      await inner(frame, onSent);
+    };
+    for (let round = 0; round < plans.length; round++) {
+      if (round > 0) {
+        await guest.resume();
+        await new Promise((r) => setTimeout(r, 80));
+        await guest.pause();
+      }
+      seen = new Set();
+      enc.setPlan!(plans[round]);
+      await enc.encodeRound(round, guest.syncDirty(), header, sink.emit);
+      ids.push(seen);
+      assert.ok(Buffer.from(sink.memory).equals(guest.memory), `round ${round} (${JSON.stringify(plans[round])}): the records rebuild the guest`);
+      const samples = enc.takeSamples!()!;
+      const own = samples.plans[plans[round].plan];
+      assert.ok(own !== undefined && Object.values(own).some((c) => c.pages > 0), `round ${round}: the plan in use timed its own blocks`);
+      const others = Object.keys(samples.plans).filter((p) => p !== plans[round].plan && p !== plans[round].blend);
+      assert.ok(others.length > 0, `round ${round}: the other plans were sampled on blocks`);
+    }
+    const name = (id: number): string => blockCodecById(id)?.name ?? getCodecById(id).name;
+    const names = ids.map((s) => new Set([...s].map(name)));
+    assert.ok(names[0].has('zstd-block'), `round 0 (zstd) sent ${[...names[0]].join(', ')}`);
+    assert.ok(!names[1].has('lz4-block') && !names[1].has('zstd-block') && !names[1].has('lz4-delta-block') && !names[1].has('zstd-delta-block'),
+      `round 1 (raw) sent no blocks: ${[...names[1]].join(', ')}`);
+    assert.ok([...names[2]].some((n) => n.startsWith('lz4')) && [...names[2]].some((n) => n.startsWith('zstd')), `round 2 (a blend) sent both families: ${[...names[2]].join(', ')}`);
+  } finally {
+    await enc.close();
+    await guest.close();
+  }
+}
+
+test('adaptive in blocks follows the plan set for each round (zstd, raw, a blend) and rebuilds the guest; its samples are of blocks', { timeout: 120_000 }, async () => {
+  await plansRebuildTheGuest((o) => new InlineRoundEncoder(o));
+});
+
+test('adaptive in blocks in two encode workers follows the plans and rebuilds the guest', { timeout: 120_000 }, async () => {
+  await plansRebuildTheGuest((o) => new WorkerRoundEncoder(o, { threads: 2 }));
+});
+
+test('block settings: the lz4 and zstd families and adaptive, 1 is off, 65 is refused; the handshake lists what may be sent', () => {
   assert.equal(blockSettingsOf('lz4-delta', 1), null);
   assert.equal(blockSettingsOf('xbzrle', 64), null);
-  assert.equal(blockSettingsOf('adaptive', 64), null);
+  assert.equal(blockSettingsOf('adaptive', 64)?.byPlan, true);
+  assert.equal(blockSettingsOf('adaptive', 1), null);
+  assert.deepEqual(blockWireCodecs('adaptive', 64), ['lz4-block', 'zstd-block', 'lz4-delta-block', 'zstd-delta-block']);
   assert.equal(blockSettingsOf('zstd', 16, { zstdLevel: 3 })?.full.level, 3);
   assert.equal(blockSettingsOf('zstd', 16)?.delta, null);
   assert.deepEqual(blockWireCodecs('lz4-delta', 64), ['lz4-block', 'lz4-delta-block']);
