@@ -27,6 +27,11 @@ export interface DestinationOptions {
   idleTimeoutMs?: number;
   /** Keep the resumed guest running and hand it to the caller instead of closing it. @default false */
   keepGuest?: boolean;
+  /**
+   * Codecs (page and block) this destination offers in its handshake, @default all it decodes. A
+   * smaller list stands for an older destination: records of any other codec are refused.
+   */
+  codecs?: readonly string[];
   /** Test hook: runs after the last page is applied and before verification (fault injection). */
   beforeVerify?: (guest: Guest) => void;
   clock?: Clock;
@@ -72,7 +77,7 @@ export async function runDestination(opts: DestinationOptions): Promise<Destinat
     report.sessionId = hello.body.sessionId;
     let ack;
     try {
-      ack = negotiate(hello.body, { codecs: [...codecNames(), ...blockCodecNames()], pageSize: hello.body.guest.pageSize, maxFrameBytes, protocolVersions: SUPPORTED_PROTOCOL_VERSIONS });
+      ack = negotiate(hello.body, { codecs: [...(opts.codecs ?? [...codecNames(), ...blockCodecNames()])], pageSize: hello.body.guest.pageSize, maxFrameBytes, protocolVersions: SUPPORTED_PROTOCOL_VERSIONS });
     } catch (err) {
       if (err instanceof LivemigError) await peer.sendControl(FrameType.HELLO_ACK, refusalAck(err, { maxFrameBytes }));
       throw err;

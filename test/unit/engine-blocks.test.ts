@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { MiB, isLivemigError } from '../../src/core/index.js';
 import { createSyntheticGuest, createDestinationGuest, PageHashTable, memoryDigest, type Guest } from '../../src/guest/index.js';
 import { createPageCache } from '../../src/cache/index.js';
-import { blockCodecById, codecNames, getCodecById, xorBytes } from '../../src/codec/index.js';
+import { blockCodecById, blockCodecNames, codecNames, getCodecById, xorBytes } from '../../src/codec/index.js';
 import { connectTcp, listenTcp } from '../../src/transport/index.js';
 import { FrameType, checkFrame, decodeControl, decodeFrame, encodeHelloAck, forEachPageRecord, negotiate, SUPPORTED_PROTOCOL_VERSIONS } from '../../src/wire/index.js';
 import {
@@ -258,6 +258,30 @@ test('a destination that does not know block codecs is refused cleanly by the so
     assert.match(err.message, /lz4-block, lz4-delta-block.*--block-pages 1/);
     assert.equal(pagesSeen, 0);
     assert.equal(guest.running, true);
+  } finally {
+    await guest.close();
+  }
+});
+
+test('adaptive in blocks to a destination without zstd chooses among raw and lz4-delta only, and verifies', { timeout: 60_000 }, async () => {
+  const guest = await createSyntheticGuest({ memoryBytes: 16 * MiB, workload: 'hotset', seed: 9 });
+  await new Promise((r) => setTimeout(r, 150));
+  const older = [...codecNames(), ...blockCodecNames()].filter((c) => !c.startsWith('zstd'));
+  try {
+    const [src, dst] = await overLoopback(guest,
+      (channel) => runDestination({ channel, createGuest: createDestinationGuest, codecs: older }),
+      // 10 MB/s: a link slow enough that zstd would be chosen if it were allowed.
+      { codec: 'adaptive', blockPages: 64, maxBandwidthBytesPerSec: 10_000_000 });
+    assert.equal(src.status, 'fulfilled', String((src as PromiseRejectedResult).reason));
+    assert.equal(dst.status, 'fulfilled', String((dst as PromiseRejectedResult).reason));
+    const r = (src as PromiseFulfilledResult<Awaited<ReturnType<typeof runSource>>>).value;
+    assert.equal(r.verified, true);
+    const choices = r.rounds.map((x) => x['codec-choice']);
+    assert.ok(choices.length > 0 && choices.every((c) => c !== undefined), 'every round explains its choice');
+    for (const c of choices) {
+      assert.ok(!c!.plan.includes('zstd'), `chose ${c!.plan}`);
+      assert.ok(c!.candidates.every((k) => !k.plan.includes('zstd')), `weighed ${c!.candidates.map((k) => k.plan).join(', ')}`);
+    }
   } finally {
     await guest.close();
   }
