@@ -12,12 +12,16 @@
  * means every payload was empty (infinite ratio). Delta codecs get the class's old pages; on the
  * full-page classes they encode against a zero page (a page first written since it was zero).
  * Figures are the median of 5 repetitions; on a shared machine expect run-to-run noise.
+ *
+ * The `×64` rows are the multi-page block codecs, as migrations send by default: 64 consecutive
+ * pages of the class (their XORs with the old versions, for delta classes) compressed as one
+ * record; a delta block's decode includes applying the XORs onto the pages.
  */
 
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PAGE_SIZE } from '../src/core/units.js';
-import { defaultCodecRegistry, type PageCodec } from '../src/codec/index.js';
+import { BLOCK_MASK_BYTES, blockCodecOf, defaultCodecRegistry, xorBytes, type BlockCodec, type PageCodec } from '../src/codec/index.js';
 import { naiveDecode, naiveEncode } from '../test/reference/xbzrle-naive.js';
 import { PAGE_CLASSES, makePageSet, type PageSet } from './pages.js';
 
@@ -164,6 +168,55 @@ function benchOne(subject: Subject, set: PageSet, seconds: number): Row {
   return { codec: subject.name, input: set.kind, encodeMBps, decodeMBps, ratio: sent === 0 ? null : pageBytes / sent };
 }
 
+/** Pages per block in the `×64` rows (--block-pages' default). */
+const BLOCK_SPAN = 64;
+
+/** The block codecs for a class: XOR-delta blocks where the class has old pages, full-page blocks otherwise. */
+function blockSubjects(delta: boolean): Array<{ name: string; codec: BlockCodec }> {
+  return [
+    { name: `${delta ? 'lz4-delta-block' : 'lz4-block'} ×64`, codec: blockCodecOf('lz4', delta) },
+    ...ZSTD_LEVELS.map((level) => ({ name: `${delta ? 'zstd-delta-block' : 'zstd-block'} L${level} ×64`, codec: blockCodecOf('zstd', delta, { zstdLevel: level }) })),
+  ];
+}
+
+function benchBlock(name: string, codec: BlockCodec, set: PageSet, seconds: number): Row {
+  const P = PAGE_SIZE;
+  const groups: Array<{ data: Uint8Array; targets: Uint8Array }> = [];
+  for (let k = 0; k + BLOCK_SPAN <= set.pages.length; k += BLOCK_SPAN) {
+    const data = new Uint8Array(BLOCK_SPAN * P);
+    const targets = new Uint8Array(BLOCK_SPAN * P);
+    for (let j = 0; j < BLOCK_SPAN; j++) {
+      const slot = data.subarray(j * P, (j + 1) * P);
+      if (codec.delta) xorBytes(slot, set.olds![k + j], set.pages[k + j]);
+      else slot.set(set.pages[k + j]);
+      if (codec.delta) targets.set(set.olds![k + j], j * P);
+    }
+    groups.push({ data, targets });
+  }
+  const out = new Uint8Array(BLOCK_MASK_BYTES + BLOCK_SPAN * P);
+  // All 64 mask bits: pages first .. first + 63.
+  const payloads = groups.map((g) => {
+    const n = codec.encode(-1, -1, g.data, out);
+    return n === null ? null : out.slice(0, n);
+  });
+  const blockBytes = BLOCK_SPAN * P;
+  const sent = payloads.reduce((sum, p) => sum + (p === null ? blockBytes : p.length), 0);
+  const encodeMBps = measure(seconds, groups.length * blockBytes, () => {
+    for (const g of groups) codec.encode(-1, -1, g.data, out);
+  });
+  const decodable = payloads.flatMap((p, k) => (p === null ? [] : [k]));
+  const scratch = new Uint8Array(blockBytes);
+  const decodeMBps = decodable.length === 0 ? null : measure(seconds, decodable.length * blockBytes, () => {
+    for (const k of decodable) {
+      const d = codec.decode(payloads[k]!, 0, BLOCK_SPAN, P, scratch);
+      // A full block's pages are copied out as the destination would; a delta block's XORs are applied.
+      if (codec.delta) xorBytes(groups[k].targets, groups[k].targets, d.data);
+      else groups[k].targets.set(d.data);
+    }
+  });
+  return { codec: name, input: set.kind, encodeMBps, decodeMBps, ratio: sent === 0 ? null : (groups.length * blockBytes) / sent };
+}
+
 function formatTable(rows: Row[]): string {
   const header = ['input', 'codec', 'encode MB/s', 'decode MB/s', 'ratio'];
   const body = rows.map((r) => [
@@ -199,6 +252,10 @@ export async function runCodecBench(opts: CodecBenchOptions = {}): Promise<Row[]
     for (const subject of subjects()) {
       rows.push(benchOne(subject, set, seconds));
       // Let a caller's timers and I/O run between measurements.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (const b of blockSubjects(set.olds !== null)) {
+      rows.push(benchBlock(b.name, b.codec, set, seconds));
       await new Promise((resolve) => setImmediate(resolve));
     }
   }
