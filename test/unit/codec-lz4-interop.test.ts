@@ -78,3 +78,30 @@ test('lz4-delta payloads are plain LZ4 blocks of the XOR: peers decode them and 
     assert.deepEqual(target, page);
   }
 });
+
+test('a page ending in a long periodic run (period 1..20: the final match reaches the last 16 bytes) decodes exactly, from both peers', () => {
+  const out = new Uint8Array(PAGE_SIZE * 2);
+  const back = new Uint8Array(PAGE_SIZE);
+  for (let period = 1; period <= 20; period++) {
+    for (const runStart of [37, 1000, 4000]) {
+      const page = new Uint8Array(PAGE_SIZE);
+      for (let i = 0; i < runStart; i++) page[i] = (i * 131 + period) & 0xff;
+      // A periodic run to the page's end: the encoder's last match ends within the last 16 bytes.
+      for (let i = runStart; i < PAGE_SIZE; i++) page[i] = page[runStart - period + ((i - runStart) % period)];
+      for (const encoder of ['ours', 'node-lz4'] as const) {
+        let payload: Uint8Array;
+        if (encoder === 'ours') {
+          const n = lz4Codec.encode(null, page, out);
+          assert.ok(n !== null, `period ${period}: ours did not compress`);
+          payload = out.subarray(0, n);
+        } else {
+          const buf = Buffer.alloc(PAGE_SIZE * 2);
+          payload = buf.subarray(0, nodeLz4.encodeBlock(Buffer.from(page), buf));
+        }
+        back.fill(0xee);
+        lz4Codec.decode(payload, back);
+        assert.deepEqual(back, page, `${encoder}: period ${period}, run from ${runStart}`);
+      }
+    }
+  }
+});
