@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LivemigError, isLivemigError } from '../../core/errors.js';
+import { createPageCache } from '../../cache/index.js';
 import { getCodec } from '../../codec/index.js';
 import type { Endpoint, Listener } from '../../transport/index.js';
 import type { MigrationCapability, MigrationInfo, MigrationParameters, QemuMonitor } from '../qmp/commands.js';
@@ -169,8 +170,8 @@ function pipelineOf(o: QemuProxyPipeline & { capabilities?: Partial<Record<Migra
   }
   return {
     codec, cacheBytes: o.cacheBytes, pageSize: 4096,
-    // The agents exist before QEMU's `migrate`: pay the cache's page faults then (delta codecs use it).
-    prefaultCache: codec.delta,
+    // Made before QEMU's `migrate`, so its page faults are paid then (only delta codecs use it).
+    cache: codec.delta ? createPageCache('2way', { capacityBytes: o.cacheBytes, pageSize: 4096, prefault: true }) : undefined,
     firstPageCodec: codec.delta ? firstCodec : null,
     blockPages: o.blockPages,
     compressThreads: o.compressThreads ?? DEFAULT_COMPRESS_THREADS,
@@ -199,10 +200,12 @@ export async function startQemuReceiver(destination: QemuMonitor, opts: QemuRece
   const incoming = await incomingAddress(destination, opts.incomingUri ?? 'tcp:127.0.0.1:0');
   const listener: Listener = await listenProxyChannel(opts.transport ?? {}, opts.listen);
   let agent: QemuDestinationAgent | undefined;
+  // Before the sender connects: the cache is ready when the stream starts.
+  const pipeline = pipelineOf({ ...opts, cacheBytes: await cacheBytesFor(destination, opts) });
   const done = (async (): Promise<QemuReceiverResult> => {
     const channel = await listener.accept();
     await listener.close();
-    agent = await QemuDestinationAgent.start(channel, incoming, pipelineOf({ ...opts, cacheBytes: await cacheBytesFor(destination, opts) }));
+    agent = await QemuDestinationAgent.start(channel, incoming, pipeline);
     const result = await agent.done;
     const status = await pollStatus(destination, 'running', opts.runTimeoutMs ?? 60_000);
     if (status !== 'running') {

@@ -33,8 +33,8 @@ export interface StreamPipelineOptions {
   cachePolicy?: CachePolicy;
   /** Page cache capacity in bytes. @default 67108864 (64 MiB) */
   cacheBytes?: number;
-  /** Touch the cache's memory when the pipeline is made (PageCacheOptions.prefault). @default false */
-  prefaultCache?: boolean;
+  /** A page cache made beforehand (e.g. prefaulted while no migration waits); cachePolicy and cacheBytes are then unused. */
+  cache?: PageCache;
   /**
    * PageMirror capacity in bytes. The mirror only serves XBZRLE records (QEMU's xbzrle capability):
    * 0 turns it off, and every XBZRLE record then travels verbatim. @default 268435456 (256 MiB)
@@ -114,7 +114,7 @@ export class StreamSourceEncoder {
   constructor(options: StreamPipelineOptions, onFrame: (frame: Uint8Array) => void) {
     this.#codec = options.codec;
     this.#pageSize = options.pageSize ?? 4096;
-    this.#cache = createPageCache(options.cachePolicy ?? '2way', { capacityBytes: options.cacheBytes, pageSize: this.#pageSize, prefault: options.prefaultCache });
+    this.#cache = options.cache ?? createPageCache(options.cachePolicy ?? '2way', { capacityBytes: options.cacheBytes, pageSize: this.#pageSize });
     this.#mirror = new PageMirror({ pageSize: this.#pageSize, capacityBytes: options.mirrorBytes });
     this.#builder = new PageBatchBuilder(options.maxFrameBytes);
     this.#maxFrameBytes = this.#builder.maxFrameBytes;
@@ -375,7 +375,7 @@ export class StreamDestinationDecoder {
 
   constructor(options: StreamPipelineOptions, onEvent?: (event: StreamEvent) => void) {
     this.#pageSize = options.pageSize ?? 4096;
-    this.#cache = createPageCache(options.cachePolicy ?? '2way', { capacityBytes: options.cacheBytes, pageSize: this.#pageSize, prefault: options.prefaultCache });
+    this.#cache = options.cache ?? createPageCache(options.cachePolicy ?? '2way', { capacityBytes: options.cacheBytes, pageSize: this.#pageSize });
     this.#mirror = new PageMirror({ pageSize: this.#pageSize, capacityBytes: options.mirrorBytes });
     this.#scratch = new Uint8Array(this.#pageSize);
     this.#zeroPage = new Uint8Array(this.#pageSize);
