@@ -288,8 +288,8 @@ async function runSender(source: QemuMonitor, opts: QemuSenderOptions, agentUri:
     info = await source.waitForMigration({
       timeoutMs: opts.timeoutMs ?? 300_000,
       onProgress: async (i) => {
-        const bw = i.status === 'active' ? wire?.poll() : null;
-        if (bw) await source.migrateSetParameters({ 'avail-switchover-bandwidth': (toldBandwidth = bw) });
+        const bw = i.status === 'active' && i.ram ? wire?.poll(i.ram['dirty-sync-count'], (i.ram.mbps * 1e6) / 8) : null;
+        if (bw !== null && bw !== undefined) await source.migrateSetParameters({ 'avail-switchover-bandwidth': (toldBandwidth = bw) });
         await opts.onProgress?.(i);
       },
     });

@@ -47,7 +47,7 @@ export interface LivemigFigures {
    * The source side of the switchover, also in the two-host form: stream bytes from the ram END
    * section to QEMU's end of stream, and ms after the source's STOP event at which the END section
    * arrived, the stream ended and the last frame was handed to the channel (null when unknown).
-   * `bandwidthBytesPerSec`: the avail-switchover-bandwidth livemig last gave QEMU (null: QEMU's own estimate).
+   * `bandwidthBytesPerSec`: the avail-switchover-bandwidth livemig last gave QEMU (0 or null: QEMU's own estimate).
    */
   switchover?: {
     bytes: number | null; endSectionMs: number | null; qemuEofMs: number | null; lastFrameSentMs: number | null; bandwidthBytesPerSec?: number | null;
