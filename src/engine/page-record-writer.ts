@@ -22,7 +22,6 @@ import {
   CODEC_IDS, MAX_BLOCK_PAGES, blockCodecNames, blockCodecOf, blockFamilyOf, checkBlockPages, copyBytes, getCodec, type BlockCodec, type BlockCodecName, type CodecOptions, type PageCodec,
 } from '../codec/index.js';
 import { MIN_BATCH_FRAME_BYTES, type PageBatchBuilder } from '../wire/index.js';
-import type { PlanSampler } from './codec-plan.js';
 import type { MigrationCodec, PageEncoder } from './page-encoder.js';
 
 /**
@@ -225,36 +224,20 @@ export class PageRecordWriter {
     return flush().then(() => (this.#builder.reserve(0), zero()));
   }
 
+  /**
+   * Compresses a stage into one block record, or sends its members one by one (a lone page, or a
+   * block that does not pay). adaptive takes the block codecs of the plan in force (a blend
+   * alternates plans block by block; `raw` has none), times the stage for the chooser, and now and
+   * then has the other plans compress it into scratch (PlanSampler.offerBlock).
+   */
   async #flushStage(stage: Stage, isDelta: boolean, flush: FlushBatch): Promise<void> {
     const sampler = this.#blocks!.byPlan ? this.#encoder.sampler : null;
-    if (sampler) return this.#flushByPlan(stage, isDelta, sampler, flush);
-    const codec = isDelta ? this.#blocks!.delta! : this.#blocks!.full;
-    const P = this.#pageSize;
-    const c = this.#encoder.counters;
-    const e0 = performance.now();
-    const count = stage.count;
-    const n = count > 1 ? codec.encode(stage.maskLo, stage.maskHi, stage.bytes.subarray(0, count * P), this.#out) : null;
-    c.encodeMs += performance.now() - e0;
-    if (n !== null) await this.#commitBlock(stage, codec, n, flush);
-    else {
-      // A lone page, or a block that does not pay: page records, as without blocks.
-      for (let k = 0; k < count; k++) await this.#sendAlone(stage, k, codec, flush);
-    }
-    stage.reset();
-  }
-
-  /**
-   * adaptive: the stage goes out with the block codecs of the plan in force (a blend alternates
-   * plans block by block), timed for the chooser, and now and then compressed by the other plans
-   * into scratch (PlanSampler.offerBlock). `raw` sends the members uncompressed, one by one.
-   */
-  async #flushByPlan(stage: Stage, isDelta: boolean, sampler: PlanSampler, flush: FlushBatch): Promise<void> {
-    const P = this.#pageSize;
-    const c = this.#encoder.counters;
-    const count = stage.count;
+    const plan = sampler?.next() ?? null;
     const cls = isDelta ? 'delta' : 'full';
-    const plan = sampler.next();
-    const codec = plan.blocks?.[cls] ?? null;
+    const codec = plan ? plan.blocks?.[cls] ?? null : isDelta ? this.#blocks!.delta! : this.#blocks!.full;
+    const P = this.#pageSize;
+    const c = this.#encoder.counters;
+    const count = stage.count;
     const data = stage.bytes.subarray(0, count * P);
     const payload0 = c.fullPayloadBytes + c.deltaPayloadBytes;
     const ms0 = c.encodeMs;
@@ -263,11 +246,13 @@ export class PageRecordWriter {
     c.encodeMs += performance.now() - e0;
     if (n !== null) await this.#commitBlock(stage, codec!, n, flush);
     else {
-      // Each adds its own encode time (not the waits for a batch) to encodeMs.
+      // Page records, as without blocks; each adds its own encode time (not the waits for a batch).
       for (let k = 0; k < count; k++) await (codec === null ? this.#sendRaw(stage, k, isDelta, flush) : this.#sendAlone(stage, k, codec, flush));
     }
-    sampler.ownPages(plan.name, cls, count, c.fullPayloadBytes + c.deltaPayloadBytes - payload0, c.encodeMs - ms0);
-    sampler.offerBlock(cls, stage.maskLo, stage.maskHi, data);
+    if (sampler && plan) {
+      sampler.ownPages(plan.name, cls, count, c.fullPayloadBytes + c.deltaPayloadBytes - payload0, c.encodeMs - ms0);
+      sampler.offerBlock(cls, stage.maskLo, stage.maskHi, data);
+    }
     stage.reset();
   }
 
