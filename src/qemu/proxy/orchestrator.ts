@@ -203,18 +203,19 @@ export async function startQemuReceiver(destination: QemuMonitor, opts: QemuRece
   const uri = opts.incomingUri ?? `unix:${join(dir!, 'dst.sock')}`;
   let listener: Listener;
   let incoming: QemuSocketAddress;
+  let pipeline: StreamPipelineOptions;
   try {
     if (opts.capabilities) await destination.migrateSetCapabilities(opts.capabilities);
     await destination.migrateIncoming(uri);
     incoming = await incomingAddress(destination, uri);
+    // Before the sender can connect: the cache is ready when the stream starts.
+    pipeline = pipelineOf({ ...opts, cacheBytes: await cacheBytesFor(destination, opts) });
     listener = await listenProxyChannel(opts.transport ?? {}, opts.listen);
   } catch (err) {
     removeDir();
     throw err;
   }
   let agent: QemuDestinationAgent | undefined;
-  // Before the sender connects: the cache is ready when the stream starts.
-  const pipeline = pipelineOf({ ...opts, cacheBytes: await cacheBytesFor(destination, opts) });
   const done = (async (): Promise<QemuReceiverResult> => {
     const channel = await listener.accept();
     await listener.close();
