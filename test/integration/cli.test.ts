@@ -42,6 +42,15 @@ test('livemig migrate --json: two processes, one JSON report, verified, exit 0',
   assert.ok(rep.model.rounds.length === rep.rounds.length);
 });
 
+test('the built CLI is an executable with a shebang, as npx runs it without a terminal', async () => {
+  // npx livemig runs dist/src/cli/main.js itself; only a terminal session made npx chmod it.
+  const r = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+    execFile(CLI, ['--help'], { timeout: 30_000 }, (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }));
+  });
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^livemig: /);
+});
+
 test('without --json the summary is readable text', async () => {
   const r = await run(['migrate', '--guest-mib', '16', '--warmup-ms', '100', '--workload', 'idle', '--codec', 'xbzrle']);
   assert.equal(r.code, 0, r.stderr);
