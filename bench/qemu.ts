@@ -40,7 +40,7 @@
 import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { isLivemigError } from '../src/core/errors.js';
-import { runQemuDemo, type QemuDemoOptions } from '../src/qemu/proxy/index.js';
+import { runQemuDemo, type BlendSummary, type QemuDemoOptions } from '../src/qemu/proxy/index.js';
 import type { MigrationParameters } from '../src/qemu/qmp/commands.js';
 import { parseRate, testbedDown, testbedUp, type TestbedConfig } from '../src/testbed/index.js';
 
@@ -70,6 +70,8 @@ export interface QemuBenchRow {
   switchover?: unknown;
   /** livemig rows: ms the source agent held QEMU's socket paused because the channel was behind. */
   pausedMs?: number | null;
+  /** livemig adaptive rows: the zstd share of the blocks at the end and on average, and its windows. */
+  blend?: { zstdShare: number; meanZstdShare: number; windows: number } | null;
 }
 
 const MULTIFD_ZSTD: MigrationParameters = { 'multifd-channels': 4, 'multifd-compression': 'zstd' };
@@ -116,6 +118,10 @@ function pathTxBytes(tb: TestbedConfig): number[] {
   return tb.paths.map((p) => links.find((l) => l.ifname === p.srcDev)?.stats64?.tx?.bytes ?? 0);
 }
 
+function blendOf(b: BlendSummary | null | undefined): QemuBenchRow['blend'] {
+  return b ? { zstdShare: b.zstdShare, meanZstdShare: b.meanZstdShare, windows: b.windows.length } : null;
+}
+
 /** One migration; a failure or a non-converging run is a row too. */
 async function runContender(name: string, o: QemuDemoOptions): Promise<QemuBenchRow> {
   try {
@@ -131,6 +137,7 @@ async function runContender(name: string, o: QemuDemoOptions): Promise<QemuBench
       check: r.check.kind === 'linux' ? `errors=${r.check.errors}` : `bad=${r.check.bad}`, ok: r.ok,
       wirePerPath: perPath, syncs: q['dirty-sync-count'], switchover: r.report.livemig?.switchover ?? null,
       pausedMs: r.report.livemig?.pausedMs ?? null,
+      blend: blendOf(r.report.livemig?.blend),
     };
   } catch (err) {
     return {

@@ -27,7 +27,8 @@ export const QEMU_PROXY_HELP = `  migrate --source-qmp PATH --dest-qmp PATH [pro
                                       --testbed the two sides run in the testbed's namespaces
 
 Proxy options:
-  --codec C                page codec (default lz4-delta)
+  --codec C                page codec (default lz4-delta); adaptive: delta blocks of zstd or lz4,
+                           the share of zstd following the channel's backlog
   --transport T            tcp | mptcp | multipath (default tcp); multipath runs with strict ordering
   --paths LIST             multipath: LOCAL>REMOTE (or REMOTE) addresses, comma-separated
   --subflows N             multipath: subflows per path (default 1; demo: 2)
@@ -199,6 +200,7 @@ function formatReport(r: QemuProxyReport): string {
   ];
   const lines = [`migration ${r.status}; destination ${r.destination.status}; transport ${l.transport}`, `${''.padEnd(20)} ${'QEMU'.padEnd(34)} livemig`];
   for (const [a, b, c] of rows) lines.push(`${a.padEnd(20)} ${b.padEnd(34)} ${c}`);
+  if (l.blend) lines.push(`adaptive: zstd for ${(l.blend.zstdShare * 100).toFixed(0)} % of the blocks at the end (mean ${(l.blend.meanZstdShare * 100).toFixed(0)} %, ${l.encoder.zstdBlocks} zstd / ${l.encoder.lz4Blocks} lz4 blocks), following the channel's backlog`);
   if (l.passthroughReason) lines.push(`pass-through after the RAM sections: ${l.passthroughReason}`);
   if (l.capturePath) lines.push(`capture: ${l.capturePath}`);
   return lines.join('\n') + '\n';

@@ -8,5 +8,6 @@ export {
   type QemuReceiverResult, type QemuSenderOptions, type QemuSenderResult, type QemuProxyMigrateOptions,
 } from './orchestrator.js';
 export { qemuFigures, type QemuFigures, type LivemigFigures, type QemuProxyReport, type SwitchoverTimeline } from './report.js';
+export { BlendController, type BlendSummary, type BlendWindow } from './blend-controller.js';
 export { SwitchoverBandwidth, SWITCHOVER_BANDWIDTH_MODES, type SwitchoverBandwidthMode } from './switchover-bandwidth.js';
 export { runQemuDemo, type QemuDemoOptions, type QemuDemoReport, type QemuDemoCheck } from './demo.js';

@@ -325,6 +325,7 @@ async function runSender(source: QemuMonitor, opts: QemuSenderOptions, agentUri:
       passthroughReason: result.passthroughReason,
       pauses: result.pauses,
       pausedMs: result.pausedMs,
+      blend: result.blend,
       peakBufferedBytes: result.peakBufferedBytes,
       paths: stats.paths,
       capturePath: result.capturePath,

@@ -5,6 +5,7 @@
 import type { PathStats } from '../../transport/index.js';
 import type { MigrationInfo } from '../qmp/commands.js';
 import type { SourceEncoderStats } from '../stream/pipeline.js';
+import type { BlendSummary } from './blend-controller.js';
 
 /** QEMU's side, from the source's final `query-migrate`. Times in ms, sizes in bytes. */
 export interface QemuFigures {
@@ -38,6 +39,8 @@ export interface LivemigFigures {
   pauses: number;
   pausedMs: number;
   peakBufferedBytes: number;
+  /** `adaptive` in blocks: the zstd share of the blocks, window by window, and why (blend-controller.ts). */
+  blend?: BlendSummary | null;
   /** Per path/subflow figures of the channel. */
   paths: PathStats[];
   capturePath: string | null;

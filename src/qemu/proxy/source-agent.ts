@@ -24,6 +24,7 @@ import { FrameType, decodeControl, decodeFrame, encodeAbortFor } from '../../wir
 import { Section } from '../stream/constants.js';
 import { QemuStreamParser } from '../stream/parser.js';
 import { StreamSourceEncoder, type SourceEncoderStats, type StreamPipelineOptions } from '../stream/pipeline.js';
+import { BlendController, SAMPLE_MS, type BlendSummary } from './blend-controller.js';
 import { formatQemuAddress, listenQemuSocket, type QemuSocketAddress } from './qemu-address.js';
 
 /** Options of QemuSourceAgent.listen. */
@@ -64,6 +65,8 @@ export interface QemuSourceAgentResult {
    * guest was stopped (QEMU sizes it as its bandwidth estimate × downtime-limit), or null.
    */
   switchoverBytes: number | null;
+  /** `adaptive` in blocks: the zstd share it followed the link with, window by window; else null. */
+  blend: BlendSummary | null;
 }
 
 /** How long a failed send waits for the destination agent's ABORT, whose reason is the better one. */
@@ -108,6 +111,8 @@ export class QemuSourceAgent {
   #endSectionAtByte = 0;
   #qemuEofAtMs: number | null = null;
   #lastFrameSentAtMs: number | null = null;
+  #blend: BlendController | null = null;
+  #blendTimer: NodeJS.Timeout | undefined;
 
   private constructor(server: Server, address: QemuSocketAddress, channel: Channel, opts: QemuSourceAgentOptions) {
     this.#server = server;
@@ -142,6 +147,7 @@ export class QemuSourceAgent {
       capturePath: this.#capturePath,
       times: { endSectionAtMs: this.#endSectionAtMs, qemuEofAtMs: this.#qemuEofAtMs, lastFrameSentAtMs: this.#lastFrameSentAtMs },
       switchoverBytes: this.#endSectionAtMs === null || this.#qemuEofAtMs === null ? null : this.#streamBytes - this.#endSectionAtByte,
+      blend: this.#blend?.summary() ?? null,
     };
   }
 
@@ -157,6 +163,7 @@ export class QemuSourceAgent {
       const socket = await this.#accept();
       this.#socket = socket;
       this.#connectedAt = Date.now();
+      if (this.#encoder.blends) this.#startBlend(socket);
       if (this.#capturePath !== null) this.#capture = createWriteStream(this.#capturePath);
       await this.#relay(socket);
       this.#endedAt = Date.now();
@@ -174,6 +181,7 @@ export class QemuSourceAgent {
       this.#fail(e, true);
       throw e;
     } finally {
+      clearInterval(this.#blendTimer);
       this.#server.close();
       await this.#encoder.close();
       if (this.#capture) {
@@ -192,6 +200,19 @@ export class QemuSourceAgent {
       this.#server.once('error', (err) => reject(new LivemigError('LIVEMIG_E_TRANSPORT_LISTEN', `QEMU listener: ${err.message}`, { cause: err })));
       this.#onFailure = reject;
     });
+  }
+
+  /**
+   * `adaptive`: samples whether frames wait for the channel (a backlog of a quarter of the bound, or
+   * QEMU's socket paused) and moves the zstd share of the blocks with it (blend-controller.ts).
+   */
+  #startBlend(socket: Socket): void {
+    const blend = (this.#blend = new BlendController());
+    this.#encoder.setZstdShare(blend.zstdShare);
+    this.#blendTimer = setInterval(() => {
+      const share = blend.sample(this.#queuedBytes >= this.#maxBuffered / 4 || socket.isPaused());
+      if (share !== null) this.#encoder.setZstdShare(share);
+    }, SAMPLE_MS);
   }
 
   #onFailure: ((err: LivemigError) => void) | undefined;

@@ -14,13 +14,13 @@
  */
 
 import { createPageCache, type CachePolicy, type PageCache } from '../../cache/index.js';
-import { MAX_BLOCK_PAGES, blockCodecOf, blockFamilyOf, checkBlockPages, encodeBest, xorBytes, getCodecById, isZeroPage, rawCodec, zeroCodec, type PageCodec } from '../../codec/index.js';
+import { BLOCK_CODEC_IDS, MAX_BLOCK_PAGES, blockCodecOf, blockFamilyOf, checkBlockPages, encodeBest, xorBytes, getCodecById, isZeroPage, rawCodec, zeroCodec, type PageCodec } from '../../codec/index.js';
 import { LivemigError } from '../../core/errors.js';
 import { FrameType, MIN_BATCH_FRAME_BYTES, PAGE_RECORD_HEADER_BYTES, PageBatchBuilder, forEachPageRecord, type Frame } from '../../wire/index.js';
 import { RamFlag } from './constants.js';
 import { OPAQUE_PIECE_BYTES, OPAQUE_RECORD_ID, VERBATIM_RECORD_ID, parseRecordHeader, parseVerbatimRecord } from './envelope.js';
 import { BlockCompressors } from './block-compressors.js';
-import { BlockStage, blockRebuiltBound, decodeBlockRecord, isBlockRecord, writeStagedBlock, type BlockSink } from './page-blocks.js';
+import { BlockStage, blockRebuiltBound, decodeBlockRecord, isBlockRecord, writeStagedBlock, type BlockSink, type StagedBlock } from './page-blocks.js';
 import { PageMirror } from './page-mirror.js';
 import type { RamBlockInfo, RamPageEvent, StreamEvent } from './types.js';
 import { eventByteLength, ramRecordHeaderLength, writeRamRecord, writeRamRecordHeader } from './writer.js';
@@ -76,6 +76,9 @@ export interface SourceEncoderStats {
   verbatimBytes: number;
   frames: number;
   frameBytes: number;
+  /** `adaptive` in blocks: blocks closed with zstd and with lz4 (setZstdShare sets the mix). */
+  zstdBlocks: number;
+  lz4Blocks: number;
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -100,9 +103,13 @@ export class StreamSourceEncoder {
     reserve: (n) => this.#reserve(n),
     commit: (index, id, length) => this.#builder.commit(index, id, length),
   };
-  readonly #stats: SourceEncoderStats = { opaqueBytes: 0, pages: 0, pagePayloadBytes: 0, verbatim: 0, verbatimBytes: 0, frames: 0, frameBytes: 0 };
+  readonly #stats: SourceEncoderStats = { opaqueBytes: 0, pages: 0, pagePayloadBytes: 0, verbatim: 0, verbatimBytes: 0, frames: 0, frameBytes: 0, zstdBlocks: 0, lz4Blocks: 0 };
   readonly #maxFrameBytes: number;
   readonly #compressors: BlockCompressors | null;
+  /** `adaptive` in blocks: each block takes zstd or lz4 (delta blocks), `#zstdShare` of them zstd. */
+  readonly #adaptive: boolean;
+  #zstdShare = 1;
+  #blendAcc = 0;
   /** Frames not yet handed to onFrame, in stream order; null until a worker returns that one. */
   readonly #out: Array<{ frame: Uint8Array | null }> = [];
   #pendingBytes = 0;
@@ -122,6 +129,7 @@ export class StreamSourceEncoder {
     this.#onFrame = onFrame;
     this.#firstPageCodec = options.firstPageCodec ?? null;
     this.#stage = blockStageFor(this.#codec, this.#pageSize, options.blockPages ?? MAX_BLOCK_PAGES);
+    this.#adaptive = this.#stage !== null && this.#codec.name === 'adaptive';
     const threads = options.compressThreads ?? 0;
     this.#compressors = this.#stage !== null && threads > 0 ? new BlockCompressors(threads) : null;
     this.#pendingLimit = 4 * threads * MAX_BLOCK_PAGES * this.#pageSize;
@@ -292,13 +300,13 @@ export class StreamSourceEncoder {
     const stage = this.#stage;
     if (stage === null || stage.count === 0) return;
     if (this.#compressors === null || stage.count === 1) {
-      this.#stats.pagePayloadBytes += writeStagedBlock(stage.take(), this.#sink);
+      this.#stats.pagePayloadBytes += writeStagedBlock(this.#withFamily(stage.take()), this.#sink);
       return;
     }
     if (this.#failure) throw this.#failure;
     this.#seal(); // what came before the block leaves before it
     const bytes = stage.stagedBytes;
-    const block = stage.take(true);
+    const block = this.#withFamily(stage.take(true));
     // Room for the block record, or for every member as a page record of its own.
     const frameBytes = Math.min(this.#maxFrameBytes, MIN_BATCH_FRAME_BYTES + 32 + block.headers.length + block.count * (this.#pageSize + PAGE_RECORD_HEADER_BYTES));
     const slot: { frame: Uint8Array | null } = { frame: null };
@@ -313,6 +321,31 @@ export class StreamSourceEncoder {
       this.#failure ??= err;
       for (const w of this.#settled.splice(0)) w.reject(err);
     });
+  }
+
+  /** Whether blocks take their family from setZstdShare (`adaptive` with blocks on). */
+  get blends(): boolean {
+    return this.#adaptive;
+  }
+
+  /**
+   * `adaptive` in blocks: the share of blocks (0..1, spread evenly) compressed with zstd; the others
+   * use lz4. The source agent moves it with the link (BlendController). @default 1
+   */
+  setZstdShare(share: number): void {
+    this.#zstdShare = Math.min(1, Math.max(0, share));
+  }
+
+  /** The block's codec: the stage's own, or for `adaptive` the family this block's turn gives. */
+  #withFamily(b: StagedBlock): StagedBlock {
+    if (!this.#adaptive) return b;
+    this.#blendAcc += this.#zstdShare;
+    const zstd = this.#blendAcc >= 1;
+    if (zstd) this.#blendAcc -= 1;
+    b.codecId = zstd ? BLOCK_CODEC_IDS['zstd-delta-block'] : BLOCK_CODEC_IDS['lz4-delta-block'];
+    if (zstd) this.#stats.zstdBlocks++;
+    else this.#stats.lz4Blocks++;
+    return b;
   }
 
   /** Hands every finished frame at the head of the queue to onFrame. */
@@ -347,8 +380,11 @@ export class StreamSourceEncoder {
 
 /** The source's block stage for `codec` (lz4/zstd families only), or null when blocks are off. */
 function blockStageFor(codec: PageCodec, pageSize: number, blockPages: number): BlockStage | null {
+  if (checkBlockPages(blockPages) === 1) return null;
+  // adaptive: delta blocks whose family each block picks (StreamSourceEncoder.setZstdShare).
+  if (codec.name === 'adaptive') return new BlockStage(blockCodecOf('zstd', true), pageSize, blockPages);
   const family = blockFamilyOf(codec.name);
-  if (checkBlockPages(blockPages) === 1 || family === null) return null;
+  if (family === null) return null;
   const level = (codec as { level?: number }).level;
   return new BlockStage(blockCodecOf(family, codec.delta, level === undefined ? {} : { zstdLevel: level }), pageSize, blockPages);
 }

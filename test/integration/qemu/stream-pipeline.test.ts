@@ -225,6 +225,34 @@ test('delta blocks keep both 2-way caches in step through a thrashing cache and 
   assert.equal(recordsById(raw1st.frames).get(CODEC_IDS.raw), 48);
 });
 
+test('adaptive in blocks: the zstd share picks each block\'s family (all lz4, all zstd, half and half), and the stream rebuilds exactly', () => {
+  const bytes = loadQemuFixture('running72');
+  const counts: Array<[number, number]> = [];
+  for (const share of [0, 1, 0.5]) {
+    const parser = new QemuStreamParser();
+    const frames: Uint8Array[] = [];
+    const options: StreamPipelineOptions = { codec: getCodec('adaptive'), mirrorBytes: 0, firstPageCodec: getCodec('lz4') };
+    const encoder = new StreamSourceEncoder(options, (f) => frames.push(f));
+    assert.equal(encoder.blends, true);
+    encoder.setZstdShare(share);
+    const decoder = new StreamDestinationDecoder(options);
+    const out: Uint8Array[] = [];
+    for (let at = 0; at < bytes.length; at += 65536) {
+      for (const e of parser.push(bytes.subarray(at, at + 65536))) encoder.write(e);
+      encoder.flush({ keepBlockOpen: true });
+      for (const f of frames.splice(0)) out.push(decoder.rebuild(decodeFrame(f)));
+    }
+    parser.end();
+    assert.ok(Buffer.concat(out).equals(Buffer.from(bytes)), `share ${share}: rebuilt stream differs`);
+    const st = encoder.stats();
+    counts.push([st.zstdBlocks, st.lz4Blocks]);
+  }
+  const [none, all, half] = counts;
+  assert.ok(none[0] === 0 && none[1] > 0, `share 0: ${none}`);
+  assert.ok(all[1] === 0 && all[0] > 0, `share 1: ${all}`);
+  assert.ok(Math.abs(half[0] - half[1]) <= 1, `share 0.5: ${half}`);
+});
+
 test('a corrupt block record is an error before any of its pages is applied, and the next good frame still rebuilds', () => {
   const bytes = pagePassesStream(48, 3, 0xf00d);
   const opts: StreamPipelineOptions = { codec: getCodec('zstd-delta'), mirrorBytes: 0, firstPageCodec: getCodec('zstd') };
