@@ -22,8 +22,9 @@
 
 import { LivemigError } from '../core/errors.js';
 import { NATIVE_E_SHORT, nativeBinding, nativeDecodeError } from './native.js';
-import { BLOCK_CODEC_IDS, type BlockCodecName, type CodecOptions } from './types.js';
-import { ZSTD_DEFAULT_LEVEL, checkZstdLevel, zstdDecodeError } from './zstd.js';
+import { lz4Codec } from './lz4.js';
+import { BLOCK_CODEC_IDS, CODEC_IDS, type BlockCodecName, type CodecOptions, type PageCodec } from './types.js';
+import { ZSTD_DEFAULT_LEVEL, checkZstdLevel, createZstdCodec, zstdDecodeError } from './zstd.js';
 
 /** Most pages one block holds: the mask has 64 bits. */
 export const MAX_BLOCK_PAGES = 64;
@@ -206,6 +207,17 @@ export function getBlockCodec(name: string, options?: CodecOptions): BlockCodec 
   const c = BLOCK_CODECS.find((x) => x.name === name);
   if (c === undefined) throw new LivemigError('LIVEMIG_E_CODEC_UNKNOWN', `Unknown block codec '${name}'; expected one of: ${blockCodecNames().join(', ')}`);
   return options === undefined ? c : c.configure(options);
+}
+
+/**
+ * The page codec a block's member goes out with when it travels alone (a lone page, or a block that
+ * does not pay), and the id of its delta twin: lz4-delta and zstd-delta payloads are the family's
+ * page stream over the XOR, so one encoder serves both.
+ */
+export function memberCodecsOf(codec: BlockCodec): { page: PageCodec; deltaId: number } {
+  return codec.family === 'zstd'
+    ? { page: createZstdCodec(codec.level ?? ZSTD_DEFAULT_LEVEL), deltaId: CODEC_IDS['zstd-delta'] }
+    : { page: lz4Codec, deltaId: CODEC_IDS['lz4-delta'] };
 }
 
 /**

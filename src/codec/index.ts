@@ -3,7 +3,7 @@
 export type { BlockCodecName, CodecName, CodecOptions, EncodeChoice, PageCodec } from './types.js';
 export { BLOCK_CODEC_IDS, CODEC_IDS } from './types.js';
 export {
-  BLOCK_CODECS, BLOCK_MASK_BYTES, MAX_BLOCK_PAGES, blockCodecById, blockCodecNames, blockCodecOf, blockFamilyOf, blockMaskCount, checkBlockPages, getBlockCodec, xorBytes,
+  BLOCK_CODECS, BLOCK_MASK_BYTES, MAX_BLOCK_PAGES, blockCodecById, blockCodecNames, blockCodecOf, blockFamilyOf, blockMaskCount, checkBlockPages, getBlockCodec, memberCodecsOf, xorBytes,
   type BlockCodec, type BlockFamily, type DecodedBlock,
 } from './block.js';
 export { CodecRegistry, codecNames, defaultCodecRegistry, getCodec, getCodecById } from './registry.js';

@@ -19,7 +19,7 @@
  */
 
 import {
-  CODEC_IDS, MAX_BLOCK_PAGES, blockCodecNames, blockCodecOf, blockFamilyOf, checkBlockPages, copyBytes, getCodec, type BlockCodec, type BlockCodecName, type CodecOptions, type PageCodec,
+  CODEC_IDS, MAX_BLOCK_PAGES, blockCodecNames, blockCodecOf, blockFamilyOf, checkBlockPages, copyBytes, memberCodecsOf, type BlockCodec, type BlockCodecName, type CodecOptions,
 } from '../codec/index.js';
 import { MIN_BATCH_FRAME_BYTES, type PageBatchBuilder } from '../wire/index.js';
 import type { MigrationCodec, PageEncoder } from './page-encoder.js';
@@ -299,9 +299,7 @@ export class PageRecordWriter {
    */
   async #sendAlone(stage: Stage, k: number, codec: BlockCodec, flush: FlushBatch): Promise<void> {
     const delta = codec.delta;
-    const single = singleCodecOf(codec);
-    // lz4-delta and zstd-delta payloads are the family's page stream over the XOR: one encoder serves both.
-    const singleDeltaId = codec.family === 'zstd' ? CODEC_IDS['zstd-delta'] : CODEC_IDS['lz4-delta'];
+    const { page: single, deltaId: singleDeltaId } = memberCodecsOf(codec);
     const P = this.#pageSize;
     const c = this.#encoder.counters;
     const builder = this.#builder;
@@ -338,12 +336,3 @@ export class PageRecordWriter {
   }
 }
 
-const SINGLES = new Map<string, PageCodec>();
-
-/** The page codec of a block codec's family and level, for a member that goes out alone. */
-function singleCodecOf(codec: BlockCodec): PageCodec {
-  const key = `${codec.family}${codec.level ?? ''}`;
-  let single = SINGLES.get(key);
-  if (single === undefined) SINGLES.set(key, (single = codec.family === 'zstd' ? getCodec('zstd', { zstdLevel: codec.level! }) : getCodec('lz4')));
-  return single;
-}

@@ -15,7 +15,7 @@
  */
 
 import {
-  BLOCK_MASK_BYTES, CODEC_IDS, MAX_BLOCK_PAGES, blockCodecById, blockMaskCount, getCodec, rawCodec, xorBytes, type BlockCodec,
+  BLOCK_MASK_BYTES, MAX_BLOCK_PAGES, blockCodecById, blockMaskCount, memberCodecsOf, rawCodec, xorBytes, type BlockCodec,
 } from '../../codec/index.js';
 import { LivemigError } from '../../core/errors.js';
 import { parseRecordHeader } from './envelope.js';
@@ -76,10 +76,7 @@ export function writeStagedBlock(b: StagedBlock, sink: BlockSink): number {
       return HEADERS_LENGTH_BYTES + length;
     }
   }
-  // Over the XOR, the family's page stream is the delta codec's payload.
-  const zstd = codec.family === 'zstd';
-  const single = zstd ? getCodec('zstd', { zstdLevel: b.level }) : getCodec('lz4');
-  const singleDeltaId = zstd ? CODEC_IDS['zstd-delta'] : CODEC_IDS['lz4-delta'];
+  const { page: single, deltaId: singleDeltaId } = memberCodecsOf(codec);
   let sent = 0;
   for (let k = 0, from = 0; k < n; k++) {
     const header = headers.subarray(from, b.headerEnds[k]);
