@@ -17,6 +17,7 @@ import type { Channel } from '../../transport/index.js';
 import { FrameType, decodeControl, decodeFrame, encodeAbortFor } from '../../wire/index.js';
 import { StreamDestinationDecoder, type StreamPipelineOptions } from '../stream/pipeline.js';
 import { connectQemuSocket, formatQemuAddress, type QemuSocketAddress } from './qemu-address.js';
+import { ReusableBuffers } from './reusable-buffers.js';
 
 /** What the destination agent did. */
 export interface QemuDestinationAgentResult {
@@ -38,6 +39,7 @@ export class QemuDestinationAgent {
   readonly #socket: Socket;
   readonly #decoder: StreamDestinationDecoder;
   readonly #uri: string;
+  readonly #buffers = new ReusableBuffers();
   #socketError: Error | undefined;
   #ending = false;
   #aborting: Promise<void> | undefined;
@@ -92,7 +94,9 @@ export class QemuDestinationAgent {
           const body = c.type === FrameType.ABORT ? c.body : { code: 'LIVEMIG_E_ABORTED' as const, message: '' };
           throw new LivemigError(body.code, `source agent aborted: ${body.message}`, { phase: 'precopy' });
         }
-        await this.#write(this.#decoder.rebuild(frame));
+        let whole: Uint8Array | undefined;
+        const bytes = this.#decoder.rebuild(frame, (n) => (whole = this.#buffers.take(n)));
+        await this.#write(bytes, whole!);
       }
       this.#ending = true;
       this.#socket.end();
@@ -134,13 +138,19 @@ export class QemuDestinationAgent {
     return this.#aborting;
   }
 
-  /** Writes one frame's rebuilt bytes as one socket write; waits while QEMU's socket is full. */
-  async #write(bytes: Uint8Array): Promise<void> {
+  /**
+   * Writes one frame's rebuilt bytes as one socket write; waits while QEMU's socket is full.
+   * `whole` (the buffer holding `bytes`) is reused once the socket has taken them.
+   */
+  async #write(bytes: Uint8Array, whole: Uint8Array): Promise<void> {
     if (this.#socketError) throw this.#qemuGone(this.#socketError);
-    if (bytes.length === 0) return;
+    if (bytes.length === 0) {
+      this.#buffers.give(whole);
+      return;
+    }
     this.#streamBytes += bytes.length;
     this.#lastWriteAtMs = performance.timeOrigin + performance.now();
-    if (!this.#socket.write(bytes)) {
+    if (!this.#socket.write(bytes, () => this.#buffers.give(whole))) {
       await Promise.race([once(this.#socket, 'drain'), once(this.#socket, 'close')]);
       if (this.#socketError || this.#socket.destroyed) throw this.#qemuGone(this.#socketError ?? new Error('socket closed'));
     }

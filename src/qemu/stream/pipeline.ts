@@ -426,10 +426,11 @@ export class StreamDestinationDecoder {
   }
 
   /**
-   * Decodes one PAGES frame and returns the QEMU stream bytes it carries, in a buffer of its own
-   * (the caller may keep it; the frame's buffer is not referenced).
+   * Decodes one PAGES frame and returns the QEMU stream bytes it carries, at the start of a buffer
+   * of at least the bound's size from `allocate` (a fresh one by default, which the caller may keep;
+   * the frame's buffer is not referenced).
    */
-  rebuild(frame: Frame): Uint8Array {
+  rebuild(frame: Frame, allocate: (bound: number) => Uint8Array = (n) => Buffer.allocUnsafe(n)): Uint8Array {
     if (frame.type !== FrameType.PAGES) {
       throw new LivemigError('LIVEMIG_E_WIRE_SEQUENCE', `driver B expected PAGES frames, got type ${frame.type}`, { phase: 'qemu-stream' });
     }
@@ -445,7 +446,8 @@ export class StreamDestinationDecoder {
       payloads.push(payload);
       bound += codecId >= VERBATIM_RECORD_ID ? payload.length : isBlockRecord(codecId) ? blockRebuiltBound(payload, pageSize) : rebuiltBound(payload, pageSize);
     });
-    const out = Buffer.allocUnsafe(bound);
+    const out = allocate(bound);
+    if (out.length < bound) throw new LivemigError('LIVEMIG_E_INTERNAL', `rebuild: a buffer of ${out.length} bytes for ${bound}`, { phase: 'qemu-stream' });
     let at = 0;
     try {
       for (let i = 0; i < ids.length; i++) at = this.#record(indices[i], ids[i], payloads[i], out, at);
