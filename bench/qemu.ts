@@ -20,7 +20,7 @@
  * | livemig-zstdd-mptcp       | zstd-delta over kernel MPTCP (a subflow per path)            |
  * | livemig-zstdd-single-2paths| zstd-delta, multipath, page by page (`--block-pages 1`)     |
  * | livemig-zstdd-inline-2paths| zstd-delta, multipath, blocks compressed in the agent's thread (`--compress-threads 0`) |
- * | livemig-adaptive-1path    | adaptive (per page the smallest codec), tcp channel          |
+ * | livemig-adaptive-1path    | adaptive (zstd or lz4 delta blocks, the blend following the link), tcp channel |
  * | livemig-adaptive-2paths   | adaptive, multipath                                          |
  *
  * Without `--paths` everything runs on loopback (multipath then has 2 subflows on it). With
@@ -31,7 +31,9 @@
  * Per run: QEMU's total time and downtime, the observed downtime (source STOP → destination
  * RESUME), bytes on the wire (in the testbed: counted on the source's path interfaces, headers
  * included; on loopback: QEMU's transferred for direct runs, livemig's frame bytes otherwise),
- * converged or not (within --timeout-s), and the in-guest check.
+ * converged or not (within --timeout-s), the in-guest check, and the host's busy CPU seconds from the
+ * migrate call until the destination ran (every process and the kernel; livemig's agents start
+ * within that span) with the mean cores busy over it.
  *
  * Run: `livemig bench qemu [--guest linux|boot-sector] [--workload idle|hotset|memstress|text]
  *       [--memory-mib N] [--workload-mib N] [--hot-percent N] [--pages-per-sec N] [--paths N --rate R]
@@ -70,6 +72,8 @@ export interface QemuBenchRow {
   switchover?: unknown;
   /** livemig rows: ms the source agent held QEMU's socket paused because the channel was behind. */
   pausedMs?: number | null;
+  /** Host CPU busy from the migrate call until the destination ran (all processes), ms, and its span. */
+  hostCpu?: { busyMs: number; wallMs: number } | null;
   /** livemig adaptive rows: the zstd share of the blocks at the end and on average, and its windows. */
   blend?: { zstdShare: number; meanZstdShare: number; windows: number } | null;
 }
@@ -138,6 +142,7 @@ async function runContender(name: string, o: QemuDemoOptions): Promise<QemuBench
       wirePerPath: perPath, syncs: q['dirty-sync-count'], switchover: r.report.livemig?.switchover ?? null,
       pausedMs: r.report.livemig?.pausedMs ?? null,
       blend: blendOf(r.report.livemig?.blend),
+      hostCpu: r.hostCpu,
     };
   } catch (err) {
     return {
@@ -184,11 +189,11 @@ export async function main(argv: string[]): Promise<QemuBenchRow[]> {
     const f = (n: number | null, d = 0): string => (n === null ? '-' : n.toFixed(d));
     const where = tb ? `${tb.paths.length} testbed path(s) at ${rate} each` : 'loopback';
     const lines = [`guest ${guest} ${memoryMiB} MiB, workload ${mode} ${workloadMiB} MiB (hot ${hotPercent} %), downtime-limit ${downtimeLimitMs} ms, ${where}, TCG`,
-      `${'contender'.padEnd(26)} ${'conv'.padEnd(5)} ${'total ms'.padStart(9)} ${'down ms'.padStart(8)} ${'obs ms'.padStart(8)} ${'stream MB'.padStart(10)} ${'wire MB'.padStart(9)} ${'wire/base'.padStart(9)}  check`];
+      `${'contender'.padEnd(26)} ${'conv'.padEnd(5)} ${'total ms'.padStart(9)} ${'down ms'.padStart(8)} ${'obs ms'.padStart(8)} ${'stream MB'.padStart(10)} ${'wire MB'.padStart(9)} ${'wire/base'.padStart(9)} ${'cpu s'.padStart(6)} ${'cores'.padStart(5)}  check`];
     for (const r of rows) {
       const rel = base?.wireBytes && r.wireBytes ? (r.wireBytes / base.wireBytes).toFixed(3) : '-';
       lines.push(`${r.contender.padEnd(26)} ${String(r.converged).padEnd(5)} ${f(r.totalMs).padStart(9)} ${f(r.downtimeMs).padStart(8)} ${f(r.observedDowntimeMs, 1).padStart(8)} ` +
-        `${f(r.streamBytes === null ? null : r.streamBytes / 1e6, 1).padStart(10)} ${f(r.wireBytes === null ? null : r.wireBytes / 1e6, 1).padStart(9)} ${rel.padStart(9)}  ${r.check}${r.error ? ` ${r.error}` : ''}`);
+        `${f(r.streamBytes === null ? null : r.streamBytes / 1e6, 1).padStart(10)} ${f(r.wireBytes === null ? null : r.wireBytes / 1e6, 1).padStart(9)} ${rel.padStart(9)} ${f(r.hostCpu ? r.hostCpu.busyMs / 1000 : null, 2).padStart(6)} ${f(r.hostCpu ? r.hostCpu.busyMs / r.hostCpu.wallMs : null, 2).padStart(5)}  ${r.check}${r.error ? ` ${r.error}` : ''}`);
     }
     process.stdout.write(lines.join('\n') + '\n');
   }

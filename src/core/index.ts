@@ -2,3 +2,4 @@ export * from './errors.js';
 export * from './units.js';
 export * from './clock.js';
 export * from './logger.js';
+export * from './host-cpu.js';

@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LivemigError } from '../../core/errors.js';
+import { startHostCpuSpan } from '../../core/host-cpu.js';
 import { buildBootSectorGuest, buildLinuxGuest } from '../guests/build.js';
 import { checkGuestRam } from '../guests/check-guest-ram.js';
 import { ensureQemu } from '../guests/setup.js';
@@ -62,6 +63,11 @@ export interface QemuDemoReport {
   /** The migration report (for direct runs only `qemu` and `observedDowntimeMs` are filled). */
   report: QemuProxyReport | { status: 'completed'; qemu: QemuFigures; livemig: null; observedDowntimeMs: number | null; destination: { status: string } };
   check: QemuDemoCheck;
+  /**
+   * CPU the whole host spent busy (every process, kernel included) from the migrate call until the
+   * destination ran, and that span's wall time, ms; livemig's agents start within it. Null off Linux.
+   */
+  hostCpu: { busyMs: number; wallMs: number } | null;
   /** True when the destination runs and the check passed. */
   ok: boolean;
   runDir: string | null;
@@ -102,6 +108,7 @@ export async function runQemuDemo(opts: QemuDemoOptions = {}): Promise<QemuDemoR
     const before = kind === 'linux' ? parseWorkloadLines(src.readSerial()).at(-1) : undefined;
 
     let report: QemuDemoReport['report'];
+    const cpu = startHostCpuSpan();
     if (via === 'livemig' && tb) {
       report = await migrateQemuInTestbed(join(runDir, 'src-agent.qmp'), join(runDir, 'dst-agent.qmp'), tb, opts);
     } else if (via === 'livemig') {
@@ -109,9 +116,10 @@ export async function runQemuDemo(opts: QemuDemoOptions = {}): Promise<QemuDemoR
     } else {
       report = await migrateDirect(src, dst, via === 'direct-mptcp', opts);
     }
+    const hostCpu = cpu.end();
     const check = await checkDestination(dst, kind, range, runDir, before?.pass ?? 0);
     const ok = report.destination.status === 'running' && (check.kind === 'boot-sector' ? check.bad === 0 && check.edges <= 1 : check.errors === 0 && check.passAfter > check.passBefore);
-    return { guest: kind, via, bootMs, report, check, ok, runDir: opts.keepRunDir ? runDir : null };
+    return { guest: kind, via, bootMs, report, check, hostCpu, ok, runDir: opts.keepRunDir ? runDir : null };
   } finally {
     await Promise.all(vms.map((vm) => vm.shutdown().catch(() => undefined)));
     if (!opts.keepRunDir) rmSync(runDir, { recursive: true, force: true });
