@@ -16,6 +16,7 @@
  * | livemig-lz4d-2paths       | lz4-delta, multipath (strict ordering), a subflow per path   |
  * | livemig-xbzrle-1path      | xbzrle codec, tcp channel                                    |
  * | livemig-lz4d-raw1st-2paths| lz4-delta, first-pass pages raw (`--first-page-codec none`)  |
+ * | livemig-zstdd-1path       | zstd-delta, blocks of 64 pages, tcp channel                  |
  * | livemig-zstdd-2paths      | zstd-delta, multipath, blocks of 64 pages (the default)      |
  * | livemig-zstdd-mptcp       | zstd-delta over kernel MPTCP (a subflow per path)            |
  * | livemig-zstdd-single-2paths| zstd-delta, multipath, page by page (`--block-pages 1`)     |
@@ -94,6 +95,7 @@ const CONTENDERS: Record<string, Partial<QemuDemoOptions> & { paths?: number }> 
   'livemig-lz4d-2paths': { via: 'livemig', codec: 'lz4-delta', transport: { transport: 'multipath', subflows: 1 }, paths: 2 },
   'livemig-xbzrle-1path': { via: 'livemig', codec: 'xbzrle', transport: { transport: 'tcp' } },
   'livemig-lz4d-raw1st-2paths': { via: 'livemig', codec: 'lz4-delta', firstPageCodec: 'none', transport: { transport: 'multipath', subflows: 1 }, paths: 2 },
+  'livemig-zstdd-1path': { via: 'livemig', codec: 'zstd-delta', transport: { transport: 'tcp' } },
   'livemig-zstdd-2paths': { via: 'livemig', codec: 'zstd-delta', transport: { transport: 'multipath', subflows: 1 }, paths: 2 },
   'livemig-zstdd-mptcp': { via: 'livemig', codec: 'zstd-delta', transport: { transport: 'mptcp' }, paths: 2 },
   'livemig-zstdd-single-2paths': { via: 'livemig', codec: 'zstd-delta', blockPages: 1, transport: { transport: 'multipath', subflows: 1 }, paths: 2 },
