@@ -17,6 +17,7 @@
  *   zstdDeltaDecompress(src, page)             -> page.length | E_* < 0 (page untouched)
  *   zstdCompressBlock(src, dst, level[, maxBytes]) -> as zstdCompress, for src up to MAX_BLOCK_BYTES
  *   zstdDecompressBlock(src, dst)              -> dst.length | E_* < 0, for dst up to MAX_BLOCK_BYTES
+ *   mapSharedFile(path, length)                -> ArrayBuffer over mmap(MAP_SHARED) of the file's first length bytes
  *
  * The two *Block functions serve multi-page blocks (src/codec/block.ts): one frame over up to 64
  * concatenated pages. The LZ4 functions need no block variant: they already take any length.
@@ -28,10 +29,18 @@
  * single-pass decoder (see decode_block for why); lz4DecompressSystem exposes liblz4's decoder
  * for differential tests and benchmarks.
  */
+/* open(O_CLOEXEC), mmap: POSIX.1-2008 (the build is -std=c11). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <node_api.h>
 
@@ -324,6 +333,60 @@ static napi_value copy_bytes(napi_env env, napi_callback_info info) {
   }
   memmove(dst.data, src.data, src.len);
   return int_value(env, (int)src.len);
+}
+
+/* Unmaps a mapSharedFile buffer when V8 collects it; `hint` carries the length. */
+static void unmap_file(napi_env env, void *data, void *hint) {
+  (void)env;
+  munmap(data, (size_t)(uintptr_t)hint);
+}
+
+/*
+ * mapSharedFile(path, length): the first `length` bytes of the regular file `path`, mapped shared
+ * and writable, as an ArrayBuffer (unmapped when collected). The destination agent writes pages
+ * straight into a destination QEMU's RAM file this way (memory-backend-file,share=on) instead of
+ * sending them through QEMU's socket. Throws when the file is missing, not regular or shorter.
+ */
+static napi_value map_shared_file(napi_env env, napi_callback_info info) {
+  char path[4096];
+  size_t path_len = 0;
+  double d;
+  struct stat st;
+  char msg[4352];
+  napi_value ab;
+  GET_ARGS(2);
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &path_len) != napi_ok || path_len == 0 || path_len >= sizeof path - 1) {
+    throw_type(env, "ERR_INVALID_ARG_TYPE", "path must be a non-empty string");
+    return NULL;
+  }
+  if (napi_get_value_double(env, argv[1], &d) != napi_ok || d != d || d < 1 || d != (double)(size_t)d) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "length must be a positive integer");
+    return NULL;
+  }
+  int fd = open(path, O_RDWR | O_CLOEXEC);
+  const char *why = fd < 0 || fstat(fd, &st) != 0 ? strerror(errno)
+                    : !S_ISREG(st.st_mode)          ? "not a regular file"
+                    : (size_t)st.st_size < (size_t)d ? "the file is shorter than the length asked for"
+                                                     : NULL;
+  if (why != NULL) {
+    snprintf(msg, sizeof msg, "cannot map %s: %s", path, why);
+    if (fd >= 0) close(fd);
+    napi_throw_error(env, "LIVEMIG_E_SHARED_RAM", msg);
+    return NULL;
+  }
+  void *p = mmap(NULL, (size_t)d, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  int err = errno;
+  close(fd);
+  if (p == MAP_FAILED) {
+    snprintf(msg, sizeof msg, "cannot map %s: %s", path, strerror(err));
+    napi_throw_error(env, "LIVEMIG_E_SHARED_RAM", msg);
+    return NULL;
+  }
+  if (napi_create_external_arraybuffer(env, p, (size_t)d, unmap_file, (void *)(uintptr_t)(size_t)d, &ab) != napi_ok) {
+    munmap(p, (size_t)d);
+    return NULL;
+  }
+  return ab;
 }
 
 /* The (src, dst) arguments of a block decoder: two non-overlapping buffers, src within one block. */
@@ -720,6 +783,7 @@ NAPI_MODULE_INIT() {
     return NULL;
   }
   if (!set_fn(env, exports, "copyBytes", copy_bytes) ||
+      !set_fn(env, exports, "mapSharedFile", map_shared_file) ||
       !set_fn(env, exports, "lz4Compress", lz4_compress) ||
       !set_fn(env, exports, "lz4Decompress", lz4_decompress) ||
       !set_fn(env, exports, "lz4DecompressSystem", lz4_decompress_system) ||

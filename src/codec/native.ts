@@ -81,6 +81,12 @@ export interface NativeBinding {
    * magicless frame. Returns `dst.byteLength` or a `NATIVE_E_*` code; never writes past `dst`.
    */
   zstdDecompressBlock(src: NativeBytes, dst: NativeBytes): number;
+  /**
+   * The first `length` bytes of the regular file `path`, mapped shared and writable (unmapped when
+   * the buffer is collected). Throws an Error with code LIVEMIG_E_SHARED_RAM when the file is
+   * missing, not a regular file, shorter than `length`, or cannot be mapped.
+   */
+  mapSharedFile(path: string, length: number): ArrayBuffer;
   /** Largest block the zstd *Block functions accept, in bytes (64 pages of 64 KiB). */
   readonly MAX_BLOCK_BYTES: number;
   /** libzstd's version as major*10000 + minor*100 + release. */
@@ -107,7 +113,7 @@ function load(): NativeBinding {
     try {
       const b = require(path) as NativeBinding & Record<string, unknown>;
       // A stale build with other return codes would misreport errors: refuse it.
-      if (b.E_MALFORMED !== NATIVE_E_MALFORMED || b.DELTA_UNCHANGED !== NATIVE_DELTA_UNCHANGED || typeof b.zstdCompress !== 'function' || typeof b.zstdCompressBlock !== 'function') {
+      if (b.E_MALFORMED !== NATIVE_E_MALFORMED || b.DELTA_UNCHANGED !== NATIVE_DELTA_UNCHANGED || typeof b.zstdCompress !== 'function' || typeof b.zstdCompressBlock !== 'function' || typeof b.mapSharedFile !== 'function') {
         errors.push(`${path}: built from a different version of native/livemig_native.c`);
         continue;
       }

@@ -214,6 +214,8 @@ export interface BlockMember {
   header: Uint8Array;
   /** Block name from the header, or null when it CONTINUEs. */
   block: string | null;
+  /** The page's offset in its block, from the header. */
+  offsetInBlock: number;
   /** Its page (full blocks) or its XOR with the old version (delta blocks): a view of the scratch. */
   data: Uint8Array;
 }
@@ -237,7 +239,7 @@ export function decodeBlockRecord(first: number, codecId: number, payload: Uint8
     if (at >= headers.length) throw malformed(`${decoded.pages.length} members but headers for ${k}`);
     const h = parseRecordHeader(headers.subarray(at), pageSize);
     if (h.record !== 'page') throw malformed(`member ${k} has a ${h.record} record header, not a page's`);
-    members.push({ index: decoded.pages[k], header: headers.subarray(at, at + h.length), block: h.block, data: decoded.data.subarray(k * pageSize, (k + 1) * pageSize) });
+    members.push({ index: decoded.pages[k], header: headers.subarray(at, at + h.length), block: h.block, offsetInBlock: h.offsetInBlock, data: decoded.data.subarray(k * pageSize, (k + 1) * pageSize) });
     at += h.length;
   }
   if (at !== headers.length) throw malformed(`${headers.length - at} header bytes left after ${members.length} members`);

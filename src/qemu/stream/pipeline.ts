@@ -20,6 +20,7 @@ import { FrameType, MIN_BATCH_FRAME_BYTES, PAGE_RECORD_HEADER_BYTES, PageBatchBu
 import { RamFlag } from './constants.js';
 import { OPAQUE_PIECE_BYTES, OPAQUE_RECORD_ID, VERBATIM_RECORD_ID, parseRecordHeader, parseVerbatimRecord } from './envelope.js';
 import { BlockCompressors } from './block-compressors.js';
+import type { DirectRam, DirectRamStats } from './direct-ram.js';
 import { BlockStage, blockRebuiltBound, decodeBlockRecord, isBlockRecord, writeStagedBlock, type BlockSink, type StagedBlock } from './page-blocks.js';
 import { PageMirror } from './page-mirror.js';
 import type { RamBlockInfo, RamPageEvent, StreamEvent } from './types.js';
@@ -62,6 +63,11 @@ export interface StreamPipelineOptions {
    * @default 0
    */
   compressThreads?: number;
+  /**
+   * Destination only: one RAM block's guest memory, mapped here; that block's pages are written
+   * into it instead of the rebuilt stream (see direct-ram.ts). @default none
+   */
+  directRam?: DirectRam;
 }
 
 /** What the source encoder did, in counts and bytes. */
@@ -408,9 +414,11 @@ export class StreamDestinationDecoder {
   #payloads: Uint8Array[] = [];
   #lastBlock: string | null = null;
   readonly #rounds = new RoundTracker();
+  readonly #direct: DirectRam | null;
 
   constructor(options: StreamPipelineOptions, onEvent?: (event: StreamEvent) => void) {
     this.#pageSize = options.pageSize ?? 4096;
+    this.#direct = options.directRam ?? null;
     this.#cache = options.cache ?? createPageCache(options.cachePolicy ?? '2way', { capacityBytes: options.cacheBytes, pageSize: this.#pageSize });
     this.#mirror = new PageMirror({ pageSize: this.#pageSize, capacityBytes: options.mirrorBytes });
     this.#scratch = new Uint8Array(this.#pageSize);
@@ -469,32 +477,55 @@ export class StreamDestinationDecoder {
       const event = parseVerbatimRecord(payload, this.#pageSize, this.#lastBlock);
       this.#lastBlock = event.block;
       if (this.#mirror.enabled) this.#mirror.set(index, this.#mirror.resolve(event, index));
+      if (this.#direct?.block === event.block) {
+        this.#directVerbatim(this.#direct, event, payload.length);
+        return at;
+      }
       out.set(payload, at);
       return at + payload.length;
     }
     const pageSize = this.#pageSize;
     const header = parseRecordHeader(payload, pageSize);
     this.#lastBlock = blockAfter(header.block, this.#lastBlock);
+    const direct = this.#direct?.block === this.#lastBlock ? this.#direct : null;
     if (header.record === 'zero') {
       // The source's #zeroRecord: a zero fill, and no cache update on either side (anything else
       // would put the two caches out of step).
       if (codecId !== zeroCodec.id || payload.length !== header.length) throw new LivemigError('LIVEMIG_E_QEMU_STREAM_MALFORMED', `a ZERO record with codec ${codecId} and ${payload.length - header.length} payload bytes`, { phase: 'qemu-stream' });
+      if (this.#mirror.enabled) this.#mirror.set(index, this.#zeroPage);
+      if (direct) {
+        direct.zero(header.offsetInBlock, header.length + 1);
+        return at;
+      }
       out.set(payload, at);
       out[at + header.length] = 0;
-      if (this.#mirror.enabled) this.#mirror.set(index, this.#zeroPage);
       return at + header.length + 1;
     }
     const codec = getCodecById(codecId);
     const old = this.#cache.lookup(index);
-    // A PAGE record's page is decoded in place, right after its header; the others go via scratch.
+    // A PAGE record's page is decoded in place, right after its header (or straight into guest
+    // memory); the others go via scratch.
     const dataAt = at + header.length;
-    const page = header.record === 'page' ? out.subarray(dataAt, dataAt + pageSize) : this.#scratch;
+    const page = direct ? direct.page(header.offsetInBlock) : header.record === 'page' ? out.subarray(dataAt, dataAt + pageSize) : this.#scratch;
     // A delta applies to the old page, or to a zero page when there is none (as the source saw it).
     if (codec.delta) {
       if (old !== null) page.set(old);
       else page.fill(0);
     }
     codec.decode(payload.subarray(header.length), page);
+    if (direct) {
+      // The record QEMU would have read: an XBZRLE one is sized (and checked) as when rebuilt.
+      let bytes = header.length + pageSize;
+      if (header.record === 'xbzrle') {
+        const data = this.#mirror.recordData('xbzrle', index, page);
+        if (data === null) throw this.#disagree(index, 'xbzrle');
+        bytes = header.length + 3 + data.length;
+      }
+      direct.wrote(bytes);
+      this.#cache.insert(index, page);
+      this.#mirror.set(index, page);
+      return at;
+    }
     out.set(payload.subarray(0, header.length), at);
     let end: number;
     if (header.record === 'page') {
@@ -517,23 +548,48 @@ export class StreamDestinationDecoder {
   #blockRecord(first: number, codecId: number, payload: Uint8Array, out: Uint8Array, at: number): number {
     const ps = this.#pageSize;
     const { codec, members } = decodeBlockRecord(first, codecId, payload, ps, this.#blockScratch);
+    // Every member's block, resolved (and checked) before any page is applied.
+    const blocks: string[] = [];
     let lastBlock = this.#lastBlock;
-    for (const m of members) lastBlock = blockAfter(m.block, lastBlock);
+    for (const m of members) blocks.push((lastBlock = blockAfter(m.block, lastBlock)));
     this.#lastBlock = lastBlock;
-    for (const m of members) {
+    for (let k = 0; k < members.length; k++) {
+      const m = members[k];
       this.#rounds.see(m.index, this.#cache);
       const old = this.#cache.lookup(m.index);
-      out.set(m.header, at);
-      const dataAt = at + m.header.length;
-      const page = out.subarray(dataAt, dataAt + ps);
+      const direct = this.#direct?.block === blocks[k] ? this.#direct : null;
+      let page: Uint8Array;
+      if (direct) {
+        page = direct.page(m.offsetInBlock);
+        direct.wrote(m.header.length + ps);
+      } else {
+        out.set(m.header, at);
+        at += m.header.length;
+        page = out.subarray(at, at + ps);
+        at += ps;
+      }
       // XOR in the aligned scratch, then copy: `out` is rarely 8-byte aligned where a page lands.
       if (codec.delta && old !== null) xorBytes(m.data, old, m.data);
       page.set(m.data);
       this.#cache.insert(m.index, page);
       this.#mirror.set(m.index, page);
-      at = dataAt + ps;
     }
     return at;
+  }
+
+  /** A verbatim record of the direct block, applied to guest memory as QEMU would load it. */
+  #directVerbatim(direct: DirectRam, event: RamPageEvent, recordBytes: number): void {
+    if (event.record === 'zero') direct.zero(event.offsetInBlock, recordBytes);
+    else if (event.record === 'xbzrle') direct.xbzrle(event.offsetInBlock, event.data, recordBytes);
+    else {
+      direct.page(event.offsetInBlock).set(event.data);
+      direct.wrote(recordBytes);
+    }
+  }
+
+  /** What direct RAM delivery did, or null when it is off. */
+  directRamStats(): DirectRamStats | null {
+    return this.#direct?.stats() ?? null;
   }
 
   #disagree(index: number, record: string): LivemigError {
