@@ -12,12 +12,14 @@
  * | qemu-multifd4-mptcp       | multifd, 4 channels, no compression, over MPTCP              |
  * | qemu-multifd4-zstd        | multifd, 4 channels, zstd (level 1), TCP                     |
  * | qemu-multifd4-zstd-mptcp  | the same over MPTCP: QEMU's strongest configuration          |
+ * | qemu-multifd4-zstd-mptcp-shm | the same, the destination's RAM a shared file in /dev/shm |
  * | livemig-lz4d-1path        | through livemig's agents, lz4-delta, tcp channel             |
  * | livemig-lz4d-2paths       | lz4-delta, multipath (strict ordering), a subflow per path   |
  * | livemig-xbzrle-1path      | xbzrle codec, tcp channel                                    |
  * | livemig-lz4d-raw1st-2paths| lz4-delta, first-pass pages raw (`--first-page-codec none`)  |
  * | livemig-zstdd-1path       | zstd-delta, blocks of 64 pages, tcp channel                  |
  * | livemig-zstdd-2paths      | zstd-delta, multipath, blocks of 64 pages (the default)      |
+ * | livemig-zstdd-2paths-shm  | the same, the destination's RAM a shared file the agent writes pages into (direct RAM) |
  * | livemig-zstdd-mptcp       | zstd-delta over kernel MPTCP (a subflow per path)            |
  * | livemig-zstdd-single-2paths| zstd-delta, multipath, page by page (`--block-pages 1`)     |
  * | livemig-zstdd-inline-2paths| zstd-delta, multipath, blocks compressed in the agent's thread (`--compress-threads 0`) |
@@ -75,6 +77,8 @@ export interface QemuBenchRow {
   pausedMs?: number | null;
   /** Host CPU busy from the migrate call until the destination ran (all processes), ms, and its span. */
   hostCpu?: { busyMs: number; wallMs: number } | null;
+  /** livemig rows: the destination's direct RAM, "BLOCK in FILE" or "off: why". */
+  directRam?: string | null;
   /** livemig adaptive rows: the zstd share of the blocks at the end and on average, and its windows. */
   blend?: { zstdShare: number; meanZstdShare: number; windows: number } | null;
 }
@@ -91,12 +95,14 @@ const CONTENDERS: Record<string, Partial<QemuDemoOptions> & { paths?: number }> 
   'qemu-multifd4-mptcp': { via: 'direct-mptcp', capabilities: { multifd: true }, parameters: MULTIFD_NONE, destParameters: MULTIFD_NONE },
   'qemu-multifd4-zstd': { via: 'direct', capabilities: { multifd: true }, parameters: MULTIFD_ZSTD, destParameters: MULTIFD_ZSTD },
   'qemu-multifd4-zstd-mptcp': { via: 'direct-mptcp', capabilities: { multifd: true }, parameters: MULTIFD_ZSTD, destParameters: MULTIFD_ZSTD },
+  'qemu-multifd4-zstd-mptcp-shm': { via: 'direct-mptcp', capabilities: { multifd: true }, parameters: MULTIFD_ZSTD, destParameters: MULTIFD_ZSTD, destRam: 'shared-file' },
   'livemig-lz4d-1path': { via: 'livemig', codec: 'lz4-delta', transport: { transport: 'tcp' } },
   'livemig-lz4d-2paths': { via: 'livemig', codec: 'lz4-delta', transport: { transport: 'multipath', subflows: 1 }, paths: 2 },
   'livemig-xbzrle-1path': { via: 'livemig', codec: 'xbzrle', transport: { transport: 'tcp' } },
   'livemig-lz4d-raw1st-2paths': { via: 'livemig', codec: 'lz4-delta', firstPageCodec: 'none', transport: { transport: 'multipath', subflows: 1 }, paths: 2 },
   'livemig-zstdd-1path': { via: 'livemig', codec: 'zstd-delta', transport: { transport: 'tcp' } },
   'livemig-zstdd-2paths': { via: 'livemig', codec: 'zstd-delta', transport: { transport: 'multipath', subflows: 1 }, paths: 2 },
+  'livemig-zstdd-2paths-shm': { via: 'livemig', codec: 'zstd-delta', transport: { transport: 'multipath', subflows: 1 }, paths: 2, destRam: 'shared-file' },
   'livemig-zstdd-mptcp': { via: 'livemig', codec: 'zstd-delta', transport: { transport: 'mptcp' }, paths: 2 },
   'livemig-zstdd-single-2paths': { via: 'livemig', codec: 'zstd-delta', blockPages: 1, transport: { transport: 'multipath', subflows: 1 }, paths: 2 },
   'livemig-zstdd-inline-2paths': { via: 'livemig', codec: 'zstd-delta', compressThreads: 0, transport: { transport: 'multipath', subflows: 1 }, paths: 2 },
@@ -143,6 +149,7 @@ async function runContender(name: string, o: QemuDemoOptions): Promise<QemuBench
       check: r.check.kind === 'linux' ? `errors=${r.check.errors}` : `bad=${r.check.bad}`, ok: r.ok,
       wirePerPath: perPath, syncs: q['dirty-sync-count'], switchover: r.report.livemig?.switchover ?? null,
       pausedMs: r.report.livemig?.pausedMs ?? null,
+      directRam: r.report.livemig?.directRamNote ?? null,
       blend: blendOf(r.report.livemig?.blend),
       hostCpu: r.hostCpu,
     };

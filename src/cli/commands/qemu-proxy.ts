@@ -22,9 +22,10 @@ export const QEMU_PROXY_HELP = `  migrate --source-qmp PATH --dest-qmp PATH [pro
                                       the destination half: migrate-incoming on a local socket, then
                                       relay the first livemig channel into it
   demo [--guest boot-sector|linux] [--workload idle|hotset|memstress|text] [--via livemig|direct|direct-mptcp]
-       [--testbed [--testbed-name N]] [proxy options]
+       [--testbed [--testbed-name N]] [--dest-ram anonymous|shared-file] [proxy options]
                                       boot two test guests (TCG), migrate one, check its memory; with
-                                      --testbed the two sides run in the testbed's namespaces
+                                      --testbed the two sides run in the testbed's namespaces;
+                                      shared-file puts the destination's RAM in /dev/shm (direct RAM)
 
 Proxy options:
   --codec C                page codec (default lz4-delta); adaptive: delta blocks of zstd or lz4,
@@ -50,6 +51,10 @@ Proxy options:
                            estimate, in uncompressed stream bytes)
   --agent-uri URI          where the source agent listens for QEMU (default: a UNIX socket in a fresh
                            temporary directory; or tcp:HOST:PORT, unix:PATH)
+  --no-direct-ram          destination: always write the stream into the destination QEMU's socket.
+                           By default, when the destination's guest RAM is a shared file this host
+                           can map (-object memory-backend-file,id=pc.ram,mem-path=F,share=on
+                           -machine memory-backend=pc.ram), its pages are written into it directly
   --timeout-s N            give up after N seconds (default 300)
   --json                   one JSON report`;
 
@@ -57,7 +62,7 @@ const PROXY_FLAGS = {
   codec: { type: 'string' }, transport: { type: 'string' }, paths: { type: 'string' }, subflows: { type: 'string' },
   scheduler: { type: 'string' }, 'cache-mib': { type: 'string' }, 'downtime-limit-ms': { type: 'string' },
   'max-bandwidth': { type: 'string' }, xbzrle: { type: 'boolean' }, capture: { type: 'string' }, 'agent-uri': { type: 'string' }, 'first-page-codec': { type: 'string' }, 'block-pages': { type: 'string' }, 'compress-threads': { type: 'string' }, 'zstd-level': { type: 'string' },
-  'switchover-bandwidth': { type: 'string' }, 'timeout-s': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' },
+  'switchover-bandwidth': { type: 'string' }, 'timeout-s': { type: 'string' }, 'no-direct-ram': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
 } as const;
 
 function bad(message: string): LivemigError {
@@ -83,7 +88,7 @@ function transportSpec(v: Flags, defaultSubflows = 1): ProxyTransportSpec {
 function common(v: Flags): {
   codec: string; cacheBytes: number | undefined; downtimeLimitMs: number; maxBandwidthBytesPerSec: number; capabilities: { xbzrle: true } | undefined;
   capturePath: string | undefined; agentUri: string | undefined; timeoutMs: number; firstPageCodec: string | undefined; blockPages: number | undefined; compressThreads: number | undefined; zstdLevel: number | undefined;
-  switchoverBandwidth: SwitchoverBandwidthMode;
+  switchoverBandwidth: SwitchoverBandwidthMode; directRam: boolean;
 } {
   const codec = typeof v.codec === 'string' ? v.codec : 'lz4-delta';
   getCodec(codec); // unknown names fail here, before QEMU is touched
@@ -104,6 +109,7 @@ function common(v: Flags): {
     zstdLevel: v['zstd-level'] === undefined ? undefined : zstdLevelOpt(v),
     switchoverBandwidth: choiceOpt(v, 'switchover-bandwidth', SWITCHOVER_BANDWIDTH_MODES, 'wire'),
     timeoutMs: intOpt(v, 'timeout-s', 300, 1, 86_400) * 1000,
+    directRam: v['no-direct-ram'] !== true,
   };
 }
 
@@ -120,7 +126,7 @@ async function monitorAt(path: string): Promise<QemuMonitor> {
 /** Runs one of migrate/send/receive/demo; returns the exit code. */
 export async function qemuProxyCommand(sub: 'migrate' | 'send' | 'receive' | 'demo', argv: string[], help: string): Promise<number> {
   const extra = sub === 'demo'
-    ? { guest: { type: 'string' }, workload: { type: 'string' }, via: { type: 'string' }, testbed: { type: 'boolean' }, 'testbed-name': { type: 'string' } }
+    ? { guest: { type: 'string' }, workload: { type: 'string' }, via: { type: 'string' }, testbed: { type: 'boolean' }, 'testbed-name': { type: 'string' }, 'dest-ram': { type: 'string' } }
     : sub === 'migrate' ? { 'source-qmp': { type: 'string' }, 'dest-qmp': { type: 'string' } }
       : sub === 'send' ? { 'source-qmp': { type: 'string' }, to: { type: 'string' } }
         : { 'dest-qmp': { type: 'string' }, listen: { type: 'string' } };
@@ -144,6 +150,7 @@ export async function qemuProxyCommand(sub: 'migrate' | 'send' | 'receive' | 'de
       guest: choiceOpt(v, 'guest', ['boot-sector', 'linux'] as const, 'boot-sector'),
       workload: { mode: choiceOpt(v, 'workload', ['idle', 'hotset', 'memstress', 'text'] as const, 'hotset') },
       via: choiceOpt(v, 'via', ['livemig', 'direct', 'direct-mptcp'] as const, 'livemig'),
+      destRam: choiceOpt(v, 'dest-ram', ['anonymous', 'shared-file'] as const, 'anonymous'),
     });
     process.stdout.write(json ? JSON.stringify(r, null, 2) + '\n' : formatDemo(r));
     return r.ok ? 0 : 1;
@@ -160,6 +167,7 @@ export async function qemuProxyCommand(sub: 'migrate' | 'send' | 'receive' | 'de
     }
   }
   if (sub === 'send') {
+    if (v['no-direct-ram'] === true) throw bad('--no-direct-ram is a destination option (receive, migrate, demo), not one of send');
     const to = endpointOpt(v.to as string | undefined, 'to', true)!;
     const src = await monitorAt(requireString(v, 'source-qmp'));
     try {
@@ -176,11 +184,12 @@ export async function qemuProxyCommand(sub: 'migrate' | 'send' | 'receive' | 'de
   const listen = endpointOpt(v.listen as string | undefined, 'listen', true)!;
   const dst = await monitorAt(requireString(v, 'dest-qmp'));
   try {
-    const receiver = await startQemuReceiver(dst, { listen, transport: transportSpec(v), codec: c.codec, cacheBytes: c.cacheBytes, capabilities: c.capabilities });
+    const receiver = await startQemuReceiver(dst, { listen, transport: transportSpec(v), codec: c.codec, cacheBytes: c.cacheBytes, capabilities: c.capabilities, directRam: c.directRam });
     process.stderr.write(`livemig: listening on ${receiver.address.host}:${receiver.address.port}\n`);
     const r = await receiver.done;
     process.stdout.write(json ? JSON.stringify({ ...r, status: 'completed', destinationStatus: r.status }, null, 2) + '\n'
-      : `destination QEMU: ${r.status}; wrote ${r.agent.streamBytes} stream bytes from ${r.agent.frames} frames (${r.agent.frameBytes} bytes)\n`);
+      : `destination QEMU: ${r.status}; wrote ${r.agent.streamBytes} stream bytes from ${r.agent.frames} frames (${r.agent.frameBytes} bytes); ` +
+        `direct RAM: ${r.agent.directRam ? `${r.agent.directRam.pages + r.agent.directRam.zeroPages + r.agent.directRam.xbzrlePages} pages (${r.agent.directRam.bytes} bytes), ` : ''}${r.directRamNote}\n`);
     return 0;
   } finally {
     dst.client.close();

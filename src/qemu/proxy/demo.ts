@@ -8,7 +8,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { LivemigError } from '../../core/errors.js';
 import { startHostCpuSpan } from '../../core/host-cpu.js';
 import { buildBootSectorGuest, buildLinuxGuest } from '../guests/build.js';
@@ -47,6 +47,11 @@ export interface QemuDemoOptions extends QemuProxyMigrateOptions {
   testbed?: TestbedConfig;
   /** Also set these parameters on the destination QEMU (multifd channels and compression must match). */
   destParameters?: MigrationParameters;
+  /**
+   * 'shared-file': the destination QEMU's guest RAM is a shared file in /dev/shm (the layout
+   * livemig's destination agent writes into directly); 'anonymous': QEMU's own. @default 'anonymous'
+   */
+  destRam?: 'anonymous' | 'shared-file';
 }
 
 /** What the destination's check found. */
@@ -92,6 +97,7 @@ export async function runQemuDemo(opts: QemuDemoOptions = {}): Promise<QemuDemoR
   }
   const runDir = mkdtempSync(join(tmpdir(), 'livemig-qemu-demo-'));
   const vms: QemuVm[] = [];
+  let ramFile: string | null = null;
   try {
     const t0 = Date.now();
     const tb = opts.testbed;
@@ -102,7 +108,8 @@ export async function runQemuDemo(opts: QemuDemoOptions = {}): Promise<QemuDemoR
     // Any status line from t=2 on (under load the guest may skip a second).
     await src.waitForSerial(kind === 'boot-sector' ? /AB/ : /LMW t=([2-9]|\d{2,}) /, { timeoutMs: 180_000 });
     const bootMs = Date.now() - t0;
-    const dst = await QemuVm.launch({ guest, memoryMiB, runDir, name: 'dst', qemuBinary, incoming: true, netns: tb?.dstNs, extraArgs: agentQmp('dst') });
+    const ramArgs = opts.destRam === 'shared-file' ? sharedRamArgs(memoryMiB, (ramFile = join('/dev/shm', `${basename(runDir)}-dst.ram`))) : [];
+    const dst = await QemuVm.launch({ guest, memoryMiB, runDir, name: 'dst', qemuBinary, incoming: true, netns: tb?.dstNs, extraArgs: [...agentQmp('dst'), ...ramArgs] });
     vms.push(dst);
     await opts.beforeMigrate?.({ src, dst, runDir });
     const before = kind === 'linux' ? parseWorkloadLines(src.readSerial()).at(-1) : undefined;
@@ -123,7 +130,13 @@ export async function runQemuDemo(opts: QemuDemoOptions = {}): Promise<QemuDemoR
   } finally {
     await Promise.all(vms.map((vm) => vm.shutdown().catch(() => undefined)));
     if (!opts.keepRunDir) rmSync(runDir, { recursive: true, force: true });
+    if (ramFile) rmSync(ramFile, { force: true });
   }
+}
+
+/** Guest RAM in a shared file, named `pc.ram` as the RAM of a QEMU started with plain `-m` is. */
+function sharedRamArgs(memoryMiB: number, file: string): string[] {
+  return ['-object', `memory-backend-file,id=pc.ram,size=${memoryMiB}M,mem-path=${file},share=on`, '-machine', 'memory-backend=pc.ram'];
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * The destination agent: receives the source agent's frames, rebuilds the byte-identical QEMU
- * stream and writes it to the destination QEMU's incoming migration socket.
+ * stream and writes it to the destination QEMU's incoming migration socket (with direct RAM, the
+ * RAM block's pages go straight into the destination's guest memory instead; see direct-ram.ts).
  *
  *   Channel ─frames─> StreamDestinationDecoder.rebuild ─one buffer per frame─> socket ─> QEMU (-incoming)
  *
@@ -15,6 +16,7 @@ import type { Socket } from 'node:net';
 import { LivemigError, isLivemigError } from '../../core/errors.js';
 import type { Channel } from '../../transport/index.js';
 import { FrameType, decodeControl, decodeFrame, encodeAbortFor } from '../../wire/index.js';
+import type { DirectRamStats } from '../stream/direct-ram.js';
 import { StreamDestinationDecoder, type StreamPipelineOptions } from '../stream/pipeline.js';
 import { connectQemuSocket, formatQemuAddress, type QemuSocketAddress } from './qemu-address.js';
 import { ReusableBuffers } from './reusable-buffers.js';
@@ -29,6 +31,8 @@ export interface QemuDestinationAgentResult {
   frameBytes: number;
   /** Host time (ms since the epoch, fractional) of the last write to the destination QEMU, or null. */
   lastWriteAtMs: number | null;
+  /** Pages written straight into the destination QEMU's memory, or null when direct RAM is off. */
+  directRam: DirectRamStats | null;
 }
 
 /** One migration's destination side. */
@@ -80,7 +84,7 @@ export class QemuDestinationAgent {
 
   /** Live figures. */
   result(): QemuDestinationAgentResult {
-    return { streamBytes: this.#streamBytes, frames: this.#frames, frameBytes: this.#frameBytes, lastWriteAtMs: this.#lastWriteAtMs };
+    return { streamBytes: this.#streamBytes, frames: this.#frames, frameBytes: this.#frameBytes, lastWriteAtMs: this.#lastWriteAtMs, directRam: this.#decoder.directRamStats() };
   }
 
   async #run(): Promise<QemuDestinationAgentResult> {

@@ -24,6 +24,7 @@ import { QemuDestinationAgent, type QemuDestinationAgentResult } from './destina
 import { connectProxyChannel, listenProxyChannel, type ProxyTransportSpec } from './proxy-channel.js';
 import { parseQemuAddress, type QemuSocketAddress } from './qemu-address.js';
 import { qemuFigures, type LivemigFigures, type QemuProxyReport, type SwitchoverTimeline } from './report.js';
+import { openDestinationRam } from './shared-ram.js';
 import { QemuSourceAgent, type QemuSourceAgentResult } from './source-agent.js';
 import { SwitchoverBandwidth, type SwitchoverBandwidthMode } from './switchover-bandwidth.js';
 
@@ -75,6 +76,11 @@ export interface QemuReceiverOptions extends QemuProxyPipeline {
   incomingUri?: string;
   /** How long the destination may take to run after the stream ends, @default 60000 ms */
   runTimeoutMs?: number;
+  /**
+   * Write the RAM block's pages straight into the destination QEMU's guest memory when it is a
+   * shared file this host can map (shared-ram.ts), instead of through QEMU's socket. @default true
+   */
+  directRam?: boolean;
 }
 
 /** What the receiving side saw. */
@@ -84,6 +90,8 @@ export interface QemuReceiverResult {
   status: string;
   /** Host time (µs) of the destination's RESUME event, or null. */
   resumeUs: number | null;
+  /** The RAM file written directly, or why the stream went through QEMU's socket instead. */
+  directRamNote: string;
 }
 
 /** A receiver waiting for the sender. */
@@ -204,12 +212,16 @@ export async function startQemuReceiver(destination: QemuMonitor, opts: QemuRece
   let listener: Listener;
   let incoming: QemuSocketAddress;
   let pipeline: StreamPipelineOptions;
+  let directRamNote: string;
   try {
     if (opts.capabilities) await destination.migrateSetCapabilities(opts.capabilities);
     await destination.migrateIncoming(uri);
     incoming = await incomingAddress(destination, uri);
     // Before the sender can connect: the cache is ready when the stream starts.
     pipeline = pipelineOf({ ...opts, cacheBytes: await cacheBytesFor(destination, opts) });
+    const ram = opts.directRam === false ? { ram: null, reason: 'turned off' } : await openDestinationRam(destination, pipeline.pageSize ?? 4096);
+    directRamNote = ram.ram ? `${ram.ram.block} in ${ram.path}` : `off: ${ram.reason}`;
+    if (ram.ram) pipeline.directRam = ram.ram;
     listener = await listenProxyChannel(opts.transport ?? {}, opts.listen);
   } catch (err) {
     removeDir();
@@ -226,7 +238,7 @@ export async function startQemuReceiver(destination: QemuMonitor, opts: QemuRece
       throw new LivemigError('LIVEMIG_E_QEMU_MIGRATION_FAILED', `the destination QEMU received the whole stream but is '${status}', not running`, { phase: 'resume' });
     }
     const resume = destination.client.events.find((e) => e.event === 'RESUME');
-    return { agent: result, status, resumeUs: resume?.timestampUs ?? null };
+    return { agent: result, status, resumeUs: resume?.timestampUs ?? null, directRamNote };
   })();
   done.then(removeDir, removeDir);
   return {
@@ -330,6 +342,8 @@ async function runSender(source: QemuMonitor, opts: QemuSenderOptions, agentUri:
       paths: stats.paths,
       capturePath: result.capturePath,
       destinationStreamBytes: null,
+      directRam: null,
+      directRamNote: null,
       switchover: stop === undefined ? null : {
         bytes: result.switchoverBytes,
         endSectionMs: msAfter(result.times.endSectionAtMs, stop.timestampUs),
@@ -346,13 +360,15 @@ export interface QemuProxyMigrateOptions extends Omit<QemuSenderOptions, 'to'> {
   /** Where the channel listens, @default { host: '127.0.0.1', port: 0 } */
   listen?: Endpoint;
   incomingUri?: string;
+  /** See QemuReceiverOptions.directRam. @default true */
+  directRam?: boolean;
 }
 
 /** Migrates `source` to `destination` (started with `-incoming defer`) through livemig on this host. */
 export async function migrateQemuViaLivemig(source: QemuMonitor, destination: QemuMonitor, opts: QemuProxyMigrateOptions = {}): Promise<QemuProxyReport> {
   const receiver = await startQemuReceiver(destination, {
     listen: opts.listen ?? { host: '127.0.0.1', port: 0 }, transport: opts.transport, capabilities: opts.capabilities,
-    codec: opts.codec, cacheBytes: opts.cacheBytes, incomingUri: opts.incomingUri,
+    codec: opts.codec, cacheBytes: opts.cacheBytes, incomingUri: opts.incomingUri, directRam: opts.directRam,
   });
   try {
     let sent: QemuSenderResult;
@@ -373,7 +389,7 @@ export async function migrateQemuViaLivemig(source: QemuMonitor, destination: Qe
     return {
       status: 'completed',
       qemu: qemuFigures(sent.info),
-      livemig: { ...sent.livemig, destinationStreamBytes: received.agent.streamBytes },
+      livemig: { ...sent.livemig, destinationStreamBytes: received.agent.streamBytes, directRam: received.agent.directRam, directRamNote: received.directRamNote },
       observedDowntimeMs: sent.stopUs !== null && received.resumeUs !== null ? (received.resumeUs - sent.stopUs) / 1000 : null,
       destination: { status: received.status },
       switchover: switchoverTimeline(sent, received),

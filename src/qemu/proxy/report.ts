@@ -4,6 +4,7 @@
  */
 import type { PathStats } from '../../transport/index.js';
 import type { MigrationInfo } from '../qmp/commands.js';
+import type { DirectRamStats } from '../stream/direct-ram.js';
 import type { SourceEncoderStats } from '../stream/pipeline.js';
 import type { BlendSummary } from './blend-controller.js';
 
@@ -44,8 +45,15 @@ export interface LivemigFigures {
   /** Per path/subflow figures of the channel. */
   paths: PathStats[];
   capturePath: string | null;
-  /** Stream bytes the destination agent wrote into the destination QEMU (equals streamBytes). */
+  /**
+   * Stream bytes the destination agent wrote into the destination QEMU's socket; with the bytes of
+   * the records it wrote straight into guest memory (directRam.bytes), this equals streamBytes.
+   */
   destinationStreamBytes: number | null;
+  /** What direct RAM delivery did on the destination, or null when it was off. */
+  directRam: DirectRamStats | null;
+  /** The RAM file written directly, or why not ("off: ..."); null where unknown (the source half alone). */
+  directRamNote: string | null;
   /**
    * The source side of the switchover, also in the two-host form: stream bytes from the ram END
    * section to QEMU's end of stream, and ms after the source's STOP event at which the END section

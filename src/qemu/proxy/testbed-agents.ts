@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { LivemigError } from '../../core/errors.js';
 import type { TestbedConfig } from '../../testbed/index.js';
 import type { MigrationInfo } from '../qmp/commands.js';
+import type { DirectRamStats } from '../stream/direct-ram.js';
 import type { QemuProxyMigrateOptions } from './orchestrator.js';
 import { qemuFigures, type LivemigFigures, type QemuProxyReport } from './report.js';
 
@@ -61,7 +62,7 @@ function parseJson(text: string, who: string): Record<string, unknown> {
  */
 export async function migrateQemuInTestbed(sourceQmp: string, destQmp: string, tb: TestbedConfig, opts: QemuProxyMigrateOptions = {}): Promise<QemuProxyReport> {
   const t = opts.transport ?? {};
-  const recv = startAgent(tb.dstNs, ['receive', '--dest-qmp', destQmp, '--listen', '0.0.0.0:0', '--json', ...pipelineArgs(opts)]);
+  const recv = startAgent(tb.dstNs, ['receive', '--dest-qmp', destQmp, '--listen', '0.0.0.0:0', '--json', ...pipelineArgs(opts), ...(opts.directRam === false ? ['--no-direct-ram'] : [])]);
   let send: AgentChild | null = null;
   try {
     const port = await new Promise<number>((resolve, reject) => {
@@ -96,11 +97,13 @@ export async function migrateQemuInTestbed(sourceQmp: string, destQmp: string, t
     if (sendCode !== 0) throw new LivemigError('LIVEMIG_E_PEER_CRASHED', `livemig qemu send exited ${sendCode}: ${send.stderr().trim().slice(-600)}`, { phase: 'precopy' });
     if (recvCode !== 0) throw new LivemigError('LIVEMIG_E_PEER_CRASHED', `livemig qemu receive exited ${recvCode}: ${recv.stderr().trim().slice(-600)}`, { phase: 'precopy' });
     const sent = parseJson(send.stdout(), 'livemig qemu send') as { qemu: MigrationInfo; livemig: LivemigFigures; stopUs: number | null };
-    const got = parseJson(recv.stdout(), 'livemig qemu receive') as { agent: { streamBytes: number }; destinationStatus: string; resumeUs: number | null };
+    const got = parseJson(recv.stdout(), 'livemig qemu receive') as {
+      agent: { streamBytes: number; directRam: DirectRamStats | null }; directRamNote: string; destinationStatus: string; resumeUs: number | null;
+    };
     return {
       status: 'completed',
       qemu: qemuFigures(sent.qemu),
-      livemig: { ...sent.livemig, destinationStreamBytes: got.agent.streamBytes },
+      livemig: { ...sent.livemig, destinationStreamBytes: got.agent.streamBytes, directRam: got.agent.directRam, directRamNote: got.directRamNote },
       // Both timestamps are QMP host times on this one host.
       observedDowntimeMs: sent.stopUs !== null && got.resumeUs !== null ? (got.resumeUs - sent.stopUs) / 1000 : null,
       destination: { status: got.destinationStatus },
