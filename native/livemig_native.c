@@ -29,8 +29,8 @@
  * single-pass decoder (see decode_block for why); lz4DecompressSystem exposes liblz4's decoder
  * for differential tests and benchmarks.
  */
-/* open(O_CLOEXEC), mmap: POSIX.1-2008 (the build is -std=c11). */
-#define _POSIX_C_SOURCE 200809L
+/* open(O_CLOEXEC), mmap(MAP_POPULATE): POSIX.1-2008 and Linux's extras (the build is -std=c11). */
+#define _DEFAULT_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -343,7 +343,8 @@ static void unmap_file(napi_env env, void *data, void *hint) {
 
 /*
  * mapSharedFile(path, length): the first `length` bytes of the regular file `path`, mapped shared
- * and writable, as an ArrayBuffer (unmapped when collected). The destination agent writes pages
+ * and writable, as an ArrayBuffer (unmapped when collected). MAP_POPULATE takes the page faults
+ * now, while no migration waits, instead of one per page during it. The destination agent writes pages
  * straight into a destination QEMU's RAM file this way (memory-backend-file,share=on) instead of
  * sending them through QEMU's socket. Throws when the file is missing, not regular or shorter.
  */
@@ -374,7 +375,7 @@ static napi_value map_shared_file(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "LIVEMIG_E_SHARED_RAM", msg);
     return NULL;
   }
-  void *p = mmap(NULL, (size_t)d, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  void *p = mmap(NULL, (size_t)d, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
   int err = errno;
   close(fd);
   if (p == MAP_FAILED) {

@@ -48,8 +48,9 @@ export interface QemuDemoOptions extends QemuProxyMigrateOptions {
   /** Also set these parameters on the destination QEMU (multifd channels and compression must match). */
   destParameters?: MigrationParameters;
   /**
-   * 'shared-file': the destination QEMU's guest RAM is a shared file in /dev/shm (the layout
-   * livemig's destination agent writes into directly); 'anonymous': QEMU's own. @default 'anonymous'
+   * 'shared-file': the destination QEMU's guest RAM is a shared, preallocated file in /dev/shm (the
+   * layout livemig's destination agent writes into directly; preallocated so that neither QEMU nor
+   * the agent takes its page faults during the migration); 'anonymous': QEMU's own. @default 'anonymous'
    */
   destRam?: 'anonymous' | 'shared-file';
 }
@@ -134,9 +135,9 @@ export async function runQemuDemo(opts: QemuDemoOptions = {}): Promise<QemuDemoR
   }
 }
 
-/** Guest RAM in a shared file, named `pc.ram` as the RAM of a QEMU started with plain `-m` is. */
+/** Guest RAM in a shared, preallocated file, named `pc.ram` as the RAM of a QEMU started with plain `-m` is. */
 function sharedRamArgs(memoryMiB: number, file: string): string[] {
-  return ['-object', `memory-backend-file,id=pc.ram,size=${memoryMiB}M,mem-path=${file},share=on`, '-machine', 'memory-backend=pc.ram'];
+  return ['-object', `memory-backend-file,id=pc.ram,size=${memoryMiB}M,mem-path=${file},share=on,prealloc=on`, '-machine', 'memory-backend=pc.ram'];
 }
 
 /**
