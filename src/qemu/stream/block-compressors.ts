@@ -6,20 +6,30 @@
 import { Worker } from 'node:worker_threads';
 import { LivemigError } from '../../core/errors.js';
 import type { BlockJob, BlockJobResult } from './block-worker.js';
-import type { StagedBlock } from './page-blocks.js';
+import { allocStagedBlockBuffers, stagedBlockBuffersOf, type StagedBlock, type StagedBlockBuffers } from './page-blocks.js';
 
 interface Waiter {
   resolve(r: { frame: Uint8Array; payloadBytes: number }): void;
   reject(err: LivemigError): void;
+  /** The job's `pages` buffer when the block did not use (or transfer) it. */
+  spare: Uint8Array | null;
 }
 
-/** A fixed set of compression workers; jobs go to the one with the fewest in flight. */
+/**
+ * A fixed set of compression workers; jobs go to the one with the fewest in flight. The workers
+ * hand each job's buffers back with its frame, for the next jobs: fresh 256 KiB buffers per block
+ * cost page faults and zeroing (measured: 0.6 host CPU-s more than compressing inline, over a
+ * 487 MB stream).
+ */
 export class BlockCompressors {
   readonly #workers: Array<{ worker: Worker; inFlight: Map<number, Waiter> }> = [];
+  readonly #free: StagedBlockBuffers[] = [];
+  readonly #pageSize: number;
   #nextId = 0;
   #closed = false;
 
-  constructor(threads: number) {
+  constructor(threads: number, pageSize: number) {
+    this.#pageSize = pageSize;
     if (!Number.isInteger(threads) || threads < 1) {
       throw new LivemigError('LIVEMIG_E_INVALID_OPTION', `Expected compress threads to be a positive integer, got ${threads}`);
     }
@@ -31,7 +41,12 @@ export class BlockCompressors {
         inFlight.delete(r.id);
         if (inFlight.size === 0) worker.unref();
         if ('error' in r) w?.reject(new LivemigError('LIVEMIG_E_INTERNAL', `compression worker: ${r.error.message}`, { phase: 'qemu-stream' }));
-        else w?.resolve({ frame: r.frame, payloadBytes: r.payloadBytes });
+        else {
+          const back = stagedBlockBuffersOf(r.block);
+          back.pages ??= w?.spare ?? null;
+          this.#free.push(back);
+          w?.resolve({ frame: r.frame, payloadBytes: r.payloadBytes });
+        }
       });
       const fail = (why: string) => {
         for (const w of inFlight.values()) w.reject(new LivemigError('LIVEMIG_E_INTERNAL', `compression worker ${i} ${why}`, { phase: 'qemu-stream' }));
@@ -45,8 +60,18 @@ export class BlockCompressors {
     }
   }
 
-  /** Compresses `block` into a PAGES frame numbered `seq` (its buffers are handed over). */
-  compress(block: StagedBlock, seq: number, maxFrameBytes: number): Promise<{ frame: Uint8Array; payloadBytes: number }> {
+  /** Buffers to take the next block into (BlockStage.take): given back by a worker, or new. */
+  buffers(): StagedBlockBuffers {
+    const b = this.#free.pop() ?? allocStagedBlockBuffers(this.#pageSize, true);
+    b.pages ??= new Uint8Array(b.bytes.length);
+    return b;
+  }
+
+  /**
+   * Compresses `block`, taken into `buffers`, into a PAGES frame numbered `seq` (the buffers are
+   * handed over, and come back to buffers() once the frame is done).
+   */
+  compress(block: StagedBlock, buffers: StagedBlockBuffers, seq: number, maxFrameBytes: number): Promise<{ frame: Uint8Array; payloadBytes: number }> {
     if (this.#closed) return Promise.reject(new LivemigError('LIVEMIG_E_INTERNAL', 'the compression workers are closed', { phase: 'qemu-stream' }));
     let target = this.#workers[0];
     for (const w of this.#workers) if (w.inFlight.size < target.inFlight.size) target = w;
@@ -56,7 +81,7 @@ export class BlockCompressors {
       .map((a) => a.buffer as ArrayBuffer);
     return new Promise((resolve, reject) => {
       if (target.inFlight.size === 0) target.worker.ref();
-      target.inFlight.set(id, { resolve, reject });
+      target.inFlight.set(id, { resolve, reject, spare: block.pages === null ? buffers.pages : null });
       target.worker.postMessage(job, transfer);
     });
   }

@@ -14,25 +14,31 @@ export interface BlockJob {
   block: StagedBlock;
 }
 
-/** The answer: the frame and its codec payload bytes, or the error. */
+/** The answer: the frame, its codec payload bytes and the job's block (its buffers handed back), or the error. */
 export type BlockJobResult =
-  | { id: number; frame: Uint8Array; payloadBytes: number }
+  | { id: number; frame: Uint8Array; payloadBytes: number; block: StagedBlock }
   | { id: number; error: { code?: string; message: string } };
 
 const port = parentPort!;
+// One builder while the frame bound stays the same: a fresh one per job would allocate its buffer each time.
+let builder: PageBatchBuilder | null = null;
 port.on('message', (job: BlockJob) => {
   try {
-    const builder = new PageBatchBuilder(job.maxFrameBytes);
+    if (builder?.maxFrameBytes !== job.maxFrameBytes) builder = new PageBatchBuilder(job.maxFrameBytes);
+    const b = builder;
     const payloadBytes = writeStagedBlock(job.block, {
       reserve: (n) => {
-        const out = builder.reserve(n);
+        const out = b.reserve(n);
         if (out === null) throw new Error(`a ${n}-byte record does not fit a ${job.maxFrameBytes}-byte frame`);
         return out;
       },
-      commit: (index, id, length) => builder.commit(index, id, length),
+      commit: (index, id, length) => b.commit(index, id, length),
     });
-    const frame = builder.finish({ seq: job.seq });
-    port.postMessage({ id: job.id, frame, payloadBytes } satisfies BlockJobResult, [frame.buffer as ArrayBuffer]);
+    // A small frame is copied out of the builder's buffer, a large one hands it over: either way its own.
+    const frame = b.finish({ seq: job.seq });
+    const blk = job.block;
+    const back = [frame.buffer, blk.headers.buffer, blk.headerEnds.buffer, blk.indexes.buffer, blk.hadOld.buffer, blk.bytes.buffer, ...(blk.pages ? [blk.pages.buffer] : [])];
+    port.postMessage({ id: job.id, frame, payloadBytes, block: blk } satisfies BlockJobResult, back as ArrayBuffer[]);
   } catch (err) {
     const e = err as { code?: string; message?: string };
     port.postMessage({ id: job.id, error: { code: e.code, message: e.message ?? String(err) } } satisfies BlockJobResult);

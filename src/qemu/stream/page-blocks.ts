@@ -97,6 +97,32 @@ export function writeStagedBlock(b: StagedBlock, sink: BlockSink): number {
   return sent;
 }
 
+/** Buffers a whole staged block fits in (a worker's job), reused from job to job. */
+export interface StagedBlockBuffers {
+  headers: Uint8Array;
+  headerEnds: Uint16Array;
+  indexes: Uint32Array;
+  hadOld: Uint8Array;
+  bytes: Uint8Array;
+  pages: Uint8Array | null;
+}
+
+/** Fresh StagedBlockBuffers for blocks of `pageSize` pages (`pages` only for delta blocks). */
+export function allocStagedBlockBuffers(pageSize: number, delta: boolean): StagedBlockBuffers {
+  return {
+    headers: new Uint8Array(MAX_BLOCK_PAGES * MAX_HEADER_BYTES), headerEnds: new Uint16Array(MAX_BLOCK_PAGES), indexes: new Uint32Array(MAX_BLOCK_PAGES),
+    hadOld: new Uint8Array(MAX_BLOCK_PAGES), bytes: new Uint8Array(MAX_BLOCK_PAGES * pageSize), pages: delta ? new Uint8Array(MAX_BLOCK_PAGES * pageSize) : null,
+  };
+}
+
+/** The whole buffers behind a block taken into StagedBlockBuffers (views of their full length again). */
+export function stagedBlockBuffersOf(b: StagedBlock): StagedBlockBuffers {
+  return {
+    headers: new Uint8Array(b.headers.buffer), headerEnds: new Uint16Array(b.headerEnds.buffer), indexes: new Uint32Array(b.indexes.buffer),
+    hadOld: new Uint8Array(b.hadOld.buffer), bytes: new Uint8Array(b.bytes.buffer), pages: b.pages === null ? null : new Uint8Array(b.pages.buffer),
+  };
+}
+
 /** Source side: PAGE records waiting to be compressed together. */
 export class BlockStage {
   readonly codec: BlockCodec;
@@ -171,16 +197,21 @@ export class BlockStage {
 
   /**
    * Empties the stage and returns what it held: views of its own buffers (valid until the next
-   * `add`), or with `copy` fresh buffers of their own (to hand to a worker).
+   * `add`), or with `into` views of those buffers, copied into (to hand to a worker).
    */
-  take(copy = false): StagedBlock {
+  take(into?: StagedBlockBuffers): StagedBlock {
     const n = this.#count;
-    const cut = <T extends Uint8Array | Uint16Array | Uint32Array>(a: T, len: number): T => (copy ? a.slice(0, len) : a.subarray(0, len)) as T;
+    const cut = <T extends Uint8Array | Uint16Array | Uint32Array>(a: T, len: number, to: T | null | undefined): T => {
+      if (into === undefined) return a.subarray(0, len) as T;
+      const view = to!.subarray(0, len) as T;
+      view.set(a.subarray(0, len));
+      return view;
+    };
     const b: StagedBlock = {
       codecId: this.codec.id, level: this.codec.level ?? 0, pageSize: this.#pageSize, count: n, maskLo: this.#maskLo, maskHi: this.#maskHi,
-      headers: cut(this.#headers, this.#headerBytes), headerEnds: cut(this.#headerEnds, n), indexes: cut(this.#indexes, n),
-      hadOld: cut(this.#hadOld, n), bytes: cut(this.#bytes, n * this.#pageSize),
-      pages: this.#pages === null ? null : cut(this.#pages, n * this.#pageSize),
+      headers: cut(this.#headers, this.#headerBytes, into?.headers), headerEnds: cut(this.#headerEnds, n, into?.headerEnds), indexes: cut(this.#indexes, n, into?.indexes),
+      hadOld: cut(this.#hadOld, n, into?.hadOld), bytes: cut(this.#bytes, n * this.#pageSize, into?.bytes),
+      pages: this.#pages === null ? null : cut(this.#pages, n * this.#pageSize, into?.pages),
     };
     this.#count = 0;
     this.#headerBytes = 0;

@@ -137,7 +137,7 @@ export class StreamSourceEncoder {
     this.#stage = blockStageFor(this.#codec, this.#pageSize, options.blockPages ?? MAX_BLOCK_PAGES);
     this.#adaptive = this.#stage !== null && this.#codec.name === 'adaptive';
     const threads = options.compressThreads ?? 0;
-    this.#compressors = this.#stage !== null && threads > 0 ? new BlockCompressors(threads) : null;
+    this.#compressors = this.#stage !== null && threads > 0 ? new BlockCompressors(threads, this.#pageSize) : null;
     this.#pendingLimit = 4 * threads * MAX_BLOCK_PAGES * this.#pageSize;
   }
 
@@ -312,13 +312,14 @@ export class StreamSourceEncoder {
     if (this.#failure) throw this.#failure;
     this.#seal(); // what came before the block leaves before it
     const bytes = stage.stagedBytes;
-    const block = this.#withFamily(stage.take(true));
+    const buffers = this.#compressors.buffers();
+    const block = this.#withFamily(stage.take(buffers));
     // Room for the block record, or for every member as a page record of its own.
     const frameBytes = Math.min(this.#maxFrameBytes, MIN_BATCH_FRAME_BYTES + 32 + block.headers.length + block.count * (this.#pageSize + PAGE_RECORD_HEADER_BYTES));
     const slot: { frame: Uint8Array | null } = { frame: null };
     this.#out.push(slot);
     this.#pendingBytes += bytes;
-    this.#compressors.compress(block, this.#seq++, frameBytes).then((r) => {
+    this.#compressors.compress(block, buffers, this.#seq++, frameBytes).then((r) => {
       this.#pendingBytes -= bytes;
       this.#stats.pagePayloadBytes += r.payloadBytes;
       slot.frame = r.frame;
