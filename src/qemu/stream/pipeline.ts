@@ -549,20 +549,22 @@ export class StreamDestinationDecoder {
   #blockRecord(first: number, codecId: number, payload: Uint8Array, out: Uint8Array, at: number): number {
     const ps = this.#pageSize;
     const { codec, members } = decodeBlockRecord(first, codecId, payload, ps, this.#blockScratch);
-    // Every member's block, resolved (and checked) before any page is applied.
-    const blocks: string[] = [];
+    // Every member's block, and its place in guest memory when it goes direct, resolved (and
+    // checked) before any page is applied.
+    const direct: Array<Uint8Array | null> = [];
     let lastBlock = this.#lastBlock;
-    for (const m of members) blocks.push((lastBlock = blockAfter(m.block, lastBlock)));
+    for (const m of members) {
+      lastBlock = blockAfter(m.block, lastBlock);
+      direct.push(this.#direct?.block === lastBlock ? this.#direct.page(m.offsetInBlock) : null);
+    }
     this.#lastBlock = lastBlock;
     for (let k = 0; k < members.length; k++) {
       const m = members[k];
       this.#rounds.see(m.index, this.#cache);
       const old = this.#cache.lookup(m.index);
-      const direct = this.#direct?.block === blocks[k] ? this.#direct : null;
-      let page: Uint8Array;
-      if (direct) {
-        page = direct.page(m.offsetInBlock);
-        direct.wrote(m.header.length + ps);
+      let page = direct[k];
+      if (page !== null) {
+        this.#direct!.wrote(m.header.length + ps);
       } else {
         out.set(m.header, at);
         at += m.header.length;
