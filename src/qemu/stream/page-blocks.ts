@@ -37,7 +37,7 @@ export interface BlockSink {
  * A closed run of PAGE records, ready to be written (here or in a compression worker, so every
  * field is a plain typed array that survives postMessage).
  */
-export interface StagedBlock {
+export interface StagedBlock extends StagedBlockBuffers {
   /** Block codec id (its family, delta flag) and zstd level (ignored for LZ4). */
   codecId: number;
   level: number;
@@ -45,6 +45,10 @@ export interface StagedBlock {
   count: number;
   maskLo: number;
   maskHi: number;
+}
+
+/** The arrays of a staged block; whole ones (a worker's job buffers) are reused from job to job. */
+export interface StagedBlockBuffers {
   /** The members' QEMU record headers back to back; member k's ends at headerEnds[k]. */
   headers: Uint8Array;
   headerEnds: Uint16Array;
@@ -95,16 +99,6 @@ export function writeStagedBlock(b: StagedBlock, sink: BlockSink): number {
     sent += len;
   }
   return sent;
-}
-
-/** Buffers a whole staged block fits in (a worker's job), reused from job to job. */
-export interface StagedBlockBuffers {
-  headers: Uint8Array;
-  headerEnds: Uint16Array;
-  indexes: Uint32Array;
-  hadOld: Uint8Array;
-  bytes: Uint8Array;
-  pages: Uint8Array | null;
 }
 
 /** Fresh StagedBlockBuffers for blocks of `pageSize` pages (`pages` only for delta blocks). */
