@@ -206,6 +206,7 @@ function formatReport(r: QemuProxyReport): string {
     ['pages', `${q.normal} normal / ${q.duplicate} zero`, `${l.encoder.pages} via ${l.codec}, ${l.encoder.verbatim} verbatim`],
     ['dirty syncs / rate', `${q['dirty-sync-count']} / ${q.mbps?.toFixed(0)} Mbit/s`, `${l.pauses} pauses (${l.pausedMs} ms), peak ${l.peakBufferedBytes} B buffered`],
     ['paths', '', l.paths.map((p) => `${p.label} ${p.bytesSent} B`).join('; ')],
+    ['direct RAM', '', l.directRam ? `${l.directRam.pages} pages, ${l.directRam.zeroPages} zero (${l.directRam.bytes} stream bytes), ${l.directRamNote}` : (l.directRamNote ?? '')],
   ];
   const lines = [`migration ${r.status}; destination ${r.destination.status}; transport ${l.transport}`, `${''.padEnd(20)} ${'QEMU'.padEnd(34)} livemig`];
   for (const [a, b, c] of rows) lines.push(`${a.padEnd(20)} ${b.padEnd(34)} ${c}`);
