@@ -25,6 +25,7 @@
  * | livemig-zstdd-inline-2paths| zstd-delta, multipath, blocks compressed in the agent's thread (`--compress-threads 0`) |
  * | livemig-adaptive-1path    | adaptive (zstd or lz4 delta blocks, the blend following the link), tcp channel |
  * | livemig-adaptive-2paths   | adaptive, multipath                                          |
+ * | livemig-adaptive-2paths-shm | the same, with direct RAM (the destination's RAM a shared file) |
  *
  * Without `--paths` everything runs on loopback (multipath then has 2 subflows on it). With
  * `--paths N --rate R` the bench brings up its own testbed (`lm-bq-src`/`lm-bq-dst`, N veth paths
@@ -108,6 +109,7 @@ const CONTENDERS: Record<string, Partial<QemuDemoOptions> & { paths?: number }> 
   'livemig-zstdd-inline-2paths': { via: 'livemig', codec: 'zstd-delta', compressThreads: 0, transport: { transport: 'multipath', subflows: 1 }, paths: 2 },
   'livemig-adaptive-1path': { via: 'livemig', codec: 'adaptive', transport: { transport: 'tcp' } },
   'livemig-adaptive-2paths': { via: 'livemig', codec: 'adaptive', transport: { transport: 'multipath', subflows: 1 }, paths: 2 },
+  'livemig-adaptive-2paths-shm': { via: 'livemig', codec: 'adaptive', transport: { transport: 'multipath', subflows: 1 }, paths: 2, destRam: 'shared-file' },
 };
 
 /** The multipath transport over `n` testbed paths, or two subflows on loopback. */
