@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { LivemigError } from '../../core/errors.js';
 import type { BlockJob, BlockJobResult } from './block-worker.js';
-import { allocStagedBlockBuffers, stagedBlockBuffersOf, type StagedBlock, type StagedBlockBuffers } from './page-blocks.js';
+import { allocStagedBlockBuffers, stagedBlockBuffersOf, stagedBlockTransfer, type StagedBlock, type StagedBlockBuffers } from './page-blocks.js';
 
 interface Waiter {
   resolve(r: { frame: Uint8Array; payloadBytes: number }): void;
@@ -77,8 +77,7 @@ export class BlockCompressors {
     for (const w of this.#workers) if (w.inFlight.size < target.inFlight.size) target = w;
     const id = this.#nextId++;
     const job: BlockJob = { id, seq, maxFrameBytes, block };
-    const transfer = [block.headers, block.headerEnds, block.indexes, block.hadOld, block.bytes, ...(block.pages ? [block.pages] : [])]
-      .map((a) => a.buffer as ArrayBuffer);
+    const transfer = stagedBlockTransfer(block);
     return new Promise((resolve, reject) => {
       if (target.inFlight.size === 0) target.worker.ref();
       target.inFlight.set(id, { resolve, reject, spare: block.pages === null ? buffers.pages : null });

@@ -4,7 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { PageBatchBuilder } from '../../wire/index.js';
-import { writeStagedBlock, type StagedBlock } from './page-blocks.js';
+import { stagedBlockTransfer, writeStagedBlock, type StagedBlock } from './page-blocks.js';
 
 /** A job: one staged block and the frame it becomes. */
 export interface BlockJob {
@@ -36,9 +36,7 @@ port.on('message', (job: BlockJob) => {
     });
     // A small frame is copied out of the builder's buffer, a large one hands it over: either way its own.
     const frame = b.finish({ seq: job.seq });
-    const blk = job.block;
-    const back = [frame.buffer, blk.headers.buffer, blk.headerEnds.buffer, blk.indexes.buffer, blk.hadOld.buffer, blk.bytes.buffer, ...(blk.pages ? [blk.pages.buffer] : [])];
-    port.postMessage({ id: job.id, frame, payloadBytes, block: blk } satisfies BlockJobResult, back as ArrayBuffer[]);
+    port.postMessage({ id: job.id, frame, payloadBytes, block: job.block } satisfies BlockJobResult, [frame.buffer as ArrayBuffer, ...stagedBlockTransfer(job.block)]);
   } catch (err) {
     const e = err as { code?: string; message?: string };
     port.postMessage({ id: job.id, error: { code: e.code, message: e.message ?? String(err) } } satisfies BlockJobResult);

@@ -10,6 +10,7 @@
  * stream bytes were written).
  */
 import { LivemigError } from '../../core/errors.js';
+import { isZeroPage } from '../../codec/zero.js';
 import { xbzrleDecode } from '../../codec/xbzrle.js';
 
 /** What direct delivery did. */
@@ -31,7 +32,6 @@ export class DirectRam {
   readonly block: string;
   readonly #memory: Uint8Array;
   readonly #pageSize: number;
-  readonly #zero: Buffer;
   readonly #stats: DirectRamStats;
 
   /** @param memory the whole block (offset 0 = the block's first byte); its length a multiple of `pageSize` */
@@ -42,7 +42,6 @@ export class DirectRam {
     this.block = block;
     this.#memory = memory;
     this.#pageSize = pageSize;
-    this.#zero = Buffer.alloc(pageSize);
     this.#stats = { block, pages: 0, zeroPages: 0, xbzrlePages: 0, bytes: 0 };
   }
 
@@ -68,7 +67,7 @@ export class DirectRam {
   /** A ZERO record, as QEMU loads it: the page is zeroed unless it already is (reading does not dirty it). */
   zero(offsetInBlock: number, recordBytes: number): void {
     const page = this.page(offsetInBlock);
-    if (!this.#zero.equals(page)) page.fill(0);
+    if (!isZeroPage(page)) page.fill(0);
     this.#stats.zeroPages++;
     this.#stats.bytes += recordBytes;
   }

@@ -109,6 +109,11 @@ export function allocStagedBlockBuffers(pageSize: number, delta: boolean): Stage
   };
 }
 
+/** The ArrayBuffers behind `b`'s arrays: what postMessage transfers, to a worker and back. */
+export function stagedBlockTransfer(b: StagedBlockBuffers): ArrayBuffer[] {
+  return [b.headers, b.headerEnds, b.indexes, b.hadOld, b.bytes, ...(b.pages ? [b.pages] : [])].map((a) => a.buffer as ArrayBuffer);
+}
+
 /** The whole buffers behind a block taken into StagedBlockBuffers (views of their full length again). */
 export function stagedBlockBuffersOf(b: StagedBlock): StagedBlockBuffers {
   return {
