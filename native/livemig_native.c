@@ -17,6 +17,7 @@
  *   zstdDeltaDecompress(src, page)             -> page.length | E_* < 0 (page untouched)
  *   zstdCompressBlock(src, dst, level[, maxBytes]) -> as zstdCompress, for src up to MAX_BLOCK_BYTES
  *   zstdDecompressBlock(src, dst)              -> dst.length | E_* < 0, for dst up to MAX_BLOCK_BYTES
+ *   blockCompressAsync(src, dst, level|null, maxBytes, done) -> a block compressed on libuv's pool
  *   mapSharedFile(path, length)                -> ArrayBuffer over mmap(MAP_SHARED) of the file's first length bytes
  *
  * The two *Block functions serve multi-page blocks (src/codec/block.ts): one frame over up to 64
@@ -724,6 +725,15 @@ static napi_value zstd_decompress_block(napi_env env, napi_callback_info info) {
   return int_value(env, zstd_decode_page(instance(env)->dctx, src.data, src.len, dst.data, dst.len));
 }
 
+/* Sets livemig's frame parameters (magicless, no content size / checksum / dict id, level 1). */
+static int zstd_configure_cctx(ZSTD_CCtx *cctx) {
+  return !ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_format, ZSTD_f_zstd1_magicless)) &&
+         !ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0)) &&
+         !ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0)) &&
+         !ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_dictIDFlag, 0)) &&
+         !ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 1));
+}
+
 /* Creates the two contexts with livemig's frame parameters; returns 0 when libzstd refuses one. */
 static int zstd_init(instance_t *inst) {
   inst->cctx = ZSTD_createCCtx();
@@ -732,12 +742,143 @@ static int zstd_init(instance_t *inst) {
   inst->zout = (uint8_t *)malloc(inst->zout_len);
   if (!inst->cctx || !inst->dctx || !inst->zout) return 0;
   inst->zstd_level = 1;
-  return !ZSTD_isError(ZSTD_CCtx_setParameter(inst->cctx, ZSTD_c_format, ZSTD_f_zstd1_magicless)) &&
-         !ZSTD_isError(ZSTD_CCtx_setParameter(inst->cctx, ZSTD_c_contentSizeFlag, 0)) &&
-         !ZSTD_isError(ZSTD_CCtx_setParameter(inst->cctx, ZSTD_c_checksumFlag, 0)) &&
-         !ZSTD_isError(ZSTD_CCtx_setParameter(inst->cctx, ZSTD_c_dictIDFlag, 0)) &&
-         !ZSTD_isError(ZSTD_CCtx_setParameter(inst->cctx, ZSTD_c_compressionLevel, 1)) &&
+  return zstd_configure_cctx(inst->cctx) &&
          !ZSTD_isError(ZSTD_DCtx_setParameter(inst->dctx, ZSTD_d_format, ZSTD_f_zstd1_magicless));
+}
+
+/*
+ * blockCompressAsync(src, dst, level, maxBytes, done): compresses one multi-page block on libuv's
+ * thread pool, so the caller's thread parses the next pages meanwhile. level is a zstd level, or
+ * null for LZ4. done(n) runs on the caller's thread: n > 0 bytes written to dst, 0 does not fit
+ * maxBytes, -1 the codec failed (done's second argument says why). src and dst are held until then
+ * and must not be touched by the caller. Each pool thread keeps its own contexts and output buffer
+ * for the life of the process (pool threads are never joined), so a call allocates only its job.
+ */
+typedef struct {
+  napi_async_work work;
+  napi_ref src_ref, dst_ref, done_ref;
+  const uint8_t *src;
+  size_t src_len;
+  uint8_t *dst;
+  size_t limit;
+  int lz4;
+  int level;
+  int result;
+  const char *error;
+} block_job_t;
+
+static _Thread_local ZSTD_CCtx *tl_cctx;
+static _Thread_local int tl_level;
+static _Thread_local uint8_t *tl_zout;
+static _Thread_local void *tl_lz4_state;
+
+static void block_job_run(napi_env env, void *data) {
+  block_job_t *job = (block_job_t *)data;
+  size_t bound = ZSTD_compressBound(MAX_BLOCK_BYTES), r;
+  (void)env;
+  if (job->lz4) {
+    if (!tl_lz4_state && !(tl_lz4_state = malloc((size_t)LZ4_sizeofState()))) {
+      job->result = -1, job->error = "out of memory for a pool thread's LZ4 state";
+      return;
+    }
+    job->result = LZ4_compress_fast_extState(tl_lz4_state, (const char *)job->src, (char *)job->dst,
+                                              (int)job->src_len, clamp_int(job->limit), 1);
+    return;
+  }
+  if (!tl_cctx) {
+    tl_cctx = ZSTD_createCCtx();
+    tl_zout = (uint8_t *)malloc(bound);
+    if (!tl_cctx || !tl_zout || !zstd_configure_cctx(tl_cctx)) {
+      ZSTD_freeCCtx(tl_cctx), free(tl_zout), tl_cctx = NULL, tl_zout = NULL;
+      job->result = -1, job->error = "libzstd refused a pool thread's context";
+      return;
+    }
+    tl_level = 1;
+  }
+  if (job->level != tl_level) {
+    r = ZSTD_CCtx_setParameter(tl_cctx, ZSTD_c_compressionLevel, job->level);
+    if (ZSTD_isError(r)) {
+      job->result = -1, job->error = ZSTD_getErrorName(r);
+      return;
+    }
+    tl_level = job->level;
+  }
+  /* Into the thread's own buffer first, as zstd_compress_via does, so the result does not depend on maxBytes. */
+  r = ZSTD_compress2(tl_cctx, tl_zout, bound, job->src, job->src_len);
+  if (ZSTD_isError(r)) {
+    job->result = -1, job->error = ZSTD_getErrorName(r);
+    return;
+  }
+  if (r > job->limit) {
+    job->result = 0;
+    return;
+  }
+  memcpy(job->dst, tl_zout, r);
+  job->result = (int)r;
+}
+
+static void block_job_done(napi_env env, napi_status status, void *data) {
+  block_job_t *job = (block_job_t *)data;
+  napi_value done, args[2], global;
+  int ok = napi_get_reference_value(env, job->done_ref, &done) == napi_ok;
+  if (status != napi_ok) job->result = -1, job->error = "the compression job was cancelled";
+  napi_get_undefined(env, &args[1]);
+  args[0] = int_value(env, job->result);
+  if (job->error) napi_create_string_utf8(env, job->error, NAPI_AUTO_LENGTH, &args[1]);
+  napi_delete_reference(env, job->src_ref);
+  napi_delete_reference(env, job->dst_ref);
+  napi_delete_reference(env, job->done_ref);
+  napi_delete_async_work(env, job->work);
+  free(job);
+  napi_get_global(env, &global);
+  /* A throwing callback surfaces as the process's uncaught exception, as any callback's would. */
+  if (ok) napi_call_function(env, global, done, 2, args, NULL);
+}
+
+static napi_value block_compress_async(napi_env env, napi_callback_info info) {
+  bytes_t src, dst;
+  size_t limit;
+  int level = 0, lz4;
+  napi_valuetype vt;
+  napi_value name;
+  block_job_t *job;
+  GET_ARGS(5);
+  if (!get_bytes(env, argv[0], "src must be a Uint8Array", &src)) return NULL;
+  if (!get_bytes(env, argv[1], "dst must be a Uint8Array", &dst)) return NULL;
+  napi_typeof(env, argv[2], &vt);
+  lz4 = vt == napi_null;
+  if (!lz4 && !get_level(env, argv[2], &level)) return NULL;
+  if (!get_limit(env, argv[3], dst.len, &limit)) return NULL;
+  napi_typeof(env, argv[4], &vt);
+  if (vt != napi_function) {
+    throw_type(env, "ERR_INVALID_ARG_TYPE", "done must be a function");
+    return NULL;
+  }
+  if (src.len == 0 || src.len > MAX_BLOCK_BYTES) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "src must hold 1 to MAX_BLOCK_BYTES (64 pages of 64 KiB) bytes");
+    return NULL;
+  }
+  if (overlaps(&src, &dst)) {
+    throw_type(env, "ERR_INVALID_ARG_VALUE", "src and dst must not overlap");
+    return NULL;
+  }
+  job = (block_job_t *)calloc(1, sizeof(block_job_t));
+  if (!job) {
+    napi_throw_error(env, NULL, "livemig_native: out of memory for a compression job");
+    return NULL;
+  }
+  job->src = src.data, job->src_len = src.len, job->dst = dst.data, job->limit = limit;
+  job->lz4 = lz4, job->level = level;
+  napi_create_string_utf8(env, "livemig:blockCompress", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_reference(env, argv[0], 1, &job->src_ref) != napi_ok ||
+      napi_create_reference(env, argv[1], 1, &job->dst_ref) != napi_ok ||
+      napi_create_reference(env, argv[4], 1, &job->done_ref) != napi_ok ||
+      napi_create_async_work(env, NULL, name, block_job_run, block_job_done, job, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_throw_error(env, NULL, "livemig_native: could not queue a compression job");
+    return NULL; /* the refs of a job that never ran stay: a leak only on this broken path */
+  }
+  return NULL;
 }
 
 static void free_instance(napi_env env, void *data, void *hint) {
@@ -796,6 +937,7 @@ NAPI_MODULE_INIT() {
       !set_fn(env, exports, "zstdDeltaDecompress", zstd_delta_decompress) ||
       !set_fn(env, exports, "zstdCompressBlock", zstd_compress_block) ||
       !set_fn(env, exports, "zstdDecompressBlock", zstd_decompress_block) ||
+      !set_fn(env, exports, "blockCompressAsync", block_compress_async) ||
       !set_int(env, exports, "MAX_BLOCK_BYTES", MAX_BLOCK_BYTES) ||
       !set_int(env, exports, "ZSTD_VERSION_NUMBER", (int)ZSTD_versionNumber()) ||
       !set_int(env, exports, "ZSTD_MIN_LEVEL", ZSTD_minCLevel()) ||

@@ -76,6 +76,11 @@ export interface BlockCodec {
    */
   encode(maskLo: number, maskHi: number, data: Uint8Array, out: Uint8Array): number | null;
   /**
+   * `encode` on libuv's thread pool: resolves to the same length (or null). `data` and `out` must
+   * stay untouched until it settles; it rejects with LIVEMIG_E_INTERNAL when the codec fails.
+   */
+  encodeAsync(maskLo: number, maskHi: number, data: Uint8Array, out: Uint8Array): Promise<number | null>;
+  /**
    * Validates `payload` of a record at page `first`, for a guest of `pageCount` pages of `pageSize`
    * bytes, and decompresses it into `scratch` (at least MAX_BLOCK_PAGES × pageSize bytes). Throws a
    * LivemigError (and writes nothing but scratch) when the mask is empty or lacks bit 0, a member
@@ -121,28 +126,44 @@ function writeMask(out: Uint8Array, lo: number, hi: number): void {
   v.setUint32(4, hi >>> 0, true);
 }
 
-function checkEncodeArgs(name: string, lo: number, hi: number, data: Uint8Array): void {
+/** Checks encode's arguments; returns the most stream bytes worth writing (0 or less: none). */
+function encodeLimit(name: string, lo: number, hi: number, data: Uint8Array, out: Uint8Array): number {
   const count = blockMaskCount(lo, hi);
   if ((lo & 1) === 0 || count === 0 || data.length === 0 || data.length % count !== 0) {
     throw new LivemigError('LIVEMIG_E_INTERNAL', `${name}: ${data.length} bytes of data for a mask of ${count} pages (bit 0 ${(lo & 1) === 1 ? 'set' : 'clear'})`);
   }
+  // Capping below the raw size lets the compressor give up early on incompressible data.
+  return Math.min(out.length - BLOCK_MASK_BYTES, data.length - 1);
+}
+
+/** The payload length for a stream of `n` bytes (0: it did not pay, null), its mask written. */
+function withMask(out: Uint8Array, lo: number, hi: number, n: number): number | null {
+  if (n === 0) return null;
+  writeMask(out, lo, hi);
+  return BLOCK_MASK_BYTES + n;
 }
 
 function makeBlockCodec(name: BlockCodecName, family: BlockFamily, delta: boolean, level: number | null): BlockCodec {
   const codec: BlockCodec = {
     name, id: BLOCK_CODEC_IDS[name], family, delta, level,
     encode(maskLo, maskHi, data, out) {
-      checkEncodeArgs(name, maskLo, maskHi, data);
-      // Capping below the raw size lets the compressor give up early on incompressible data.
-      const limit = Math.min(out.length - BLOCK_MASK_BYTES, data.length - 1);
+      const limit = encodeLimit(name, maskLo, maskHi, data, out);
       if (limit <= 0) return null;
       const stream = out.subarray(BLOCK_MASK_BYTES);
       const n = family === 'lz4'
         ? nativeBinding().lz4Compress(data, stream, limit)
         : nativeBinding().zstdCompressBlock(data, stream, level!, limit);
-      if (n === 0) return null;
-      writeMask(out, maskLo, maskHi);
-      return BLOCK_MASK_BYTES + n;
+      return withMask(out, maskLo, maskHi, n);
+    },
+    encodeAsync(maskLo, maskHi, data, out) {
+      const limit = encodeLimit(name, maskLo, maskHi, data, out);
+      if (limit <= 0) return Promise.resolve(null);
+      return new Promise((resolve, reject) => {
+        nativeBinding().blockCompressAsync(data, out.subarray(BLOCK_MASK_BYTES), level, limit, (n, why) => {
+          if (n < 0) reject(new LivemigError('LIVEMIG_E_INTERNAL', `${name}: compression failed: ${why ?? 'unknown'}`));
+          else resolve(withMask(out, maskLo, maskHi, n));
+        });
+      });
     },
     decode(payload, first, pageCount, pageSize, scratch) {
       if (payload.length < BLOCK_MASK_BYTES + 1) {

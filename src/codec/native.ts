@@ -82,6 +82,13 @@ export interface NativeBinding {
    */
   zstdDecompressBlock(src: NativeBytes, dst: NativeBytes): number;
   /**
+   * Compresses a block (`src` up to MAX_BLOCK_BYTES) on libuv's thread pool with zstd at `level`,
+   * or LZ4 when `level` is null. `done(n)` runs on this thread: n > 0 bytes written to `dst`, 0 the
+   * output does not fit `maxBytes`, -1 the codec failed (`why` says how). Until then `src` and
+   * `dst` are held and must not be touched.
+   */
+  blockCompressAsync(src: NativeBytes, dst: NativeBytes, level: number | null, maxBytes: number, done: (n: number, why?: string) => void): void;
+  /**
    * The first `length` bytes of the regular file `path`, mapped shared and writable (unmapped when
    * the buffer is collected). Throws an Error with code LIVEMIG_E_SHARED_RAM when the file is
    * missing, not a regular file, shorter than `length`, or cannot be mapped.
@@ -113,7 +120,7 @@ function load(): NativeBinding {
     try {
       const b = require(path) as NativeBinding & Record<string, unknown>;
       // A stale build with other return codes would misreport errors: refuse it.
-      if (b.E_MALFORMED !== NATIVE_E_MALFORMED || b.DELTA_UNCHANGED !== NATIVE_DELTA_UNCHANGED || typeof b.zstdCompress !== 'function' || typeof b.zstdCompressBlock !== 'function' || typeof b.mapSharedFile !== 'function') {
+      if (b.E_MALFORMED !== NATIVE_E_MALFORMED || b.DELTA_UNCHANGED !== NATIVE_DELTA_UNCHANGED || typeof b.zstdCompress !== 'function' || typeof b.zstdCompressBlock !== 'function' || typeof b.mapSharedFile !== 'function' || typeof b.blockCompressAsync !== 'function') {
         errors.push(`${path}: built from a different version of native/livemig_native.c`);
         continue;
       }
