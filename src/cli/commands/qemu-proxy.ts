@@ -43,8 +43,8 @@ Proxy options:
                            lz4; 'none' sends them raw)
   --block-pages N          compress runs of consecutive pages as blocks of up to N pages (default 64;
                            1 = page by page; lz4, zstd, lz4-delta, zstd-delta)
-  --compress-threads N     source: worker threads compressing the blocks (default: cores - 2, at
-                           least 0 = in the agent's own thread)
+  --compress-threads N     source: blocks compressing at once on libuv's thread pool (default:
+                           cores - 2, at least 0 = in the agent's own thread)
   --zstd-level N           source: zstd level, 1..19 or fast -7..-1 (default 1)
   --switchover-bandwidth M source: what QEMU's downtime-limit budget counts: wire (livemig's wire
                            rate, as QEMU's compressed migrations do; default) or qemu (QEMU's own

@@ -46,8 +46,8 @@ export interface QemuProxyPipeline {
    */
   blockPages?: number;
   /**
-   * Source side only: worker threads compressing the blocks while the agent parses on (0 = in the
-   * agent's thread). @default DEFAULT_COMPRESS_THREADS
+   * Source side only: blocks compressing at once on libuv's thread pool while the agent parses on
+   * (0 = in the agent's thread). @default DEFAULT_COMPRESS_THREADS
    */
   compressThreads?: number;
   /** Source side only: zstd level of zstd, zstd-delta and their blocks (1..19, fast -7..-1). @default 1 */
@@ -55,10 +55,11 @@ export interface QemuProxyPipeline {
 }
 
 /**
- * A compression worker per core beyond two (the agent's thread and QEMU's migration thread). On
- * this 2-core test machine, where both QEMUs and both agents share the cores, one worker made the
- * 512 MiB text guest's migration 0.2-0.4 s slower than none (bench qemu, three pairs of runs);
- * offline, with the cores free, 1 and 2 workers took the encoder from 338 to 388 and 474 MB/s.
+ * A pool thread per core beyond two (the agent's thread and QEMU's migration thread). On this
+ * 2-core test machine, where both QEMUs and both agents share the cores, the 512 MiB text guest
+ * took 2050-2107 ms inline, 2447-2477 ms with 1 and 2143-2194 ms with 2 (bench qemu, zstd-delta
+ * with direct RAM, three rounds); offline, with the cores free, 2 took the encoder from 360 to
+ * 450 MB/s of stream for 8 % more CPU.
  */
 export const DEFAULT_COMPRESS_THREADS = Math.max(0, availableParallelism() - 2);
 

@@ -242,7 +242,7 @@ export class QemuSourceAgent {
           this.#fail(asLivemigError(err), true);
           return;
         }
-        // Frames wait for the channel, or the compression workers have enough to do.
+        // Frames wait for the channel, or the compression pool has enough to do.
         if ((this.#queuedBytes > this.#maxBuffered || this.#encoder.saturated) && !socket.isPaused()) {
           socket.pause();
           this.#pauses++;

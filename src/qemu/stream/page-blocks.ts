@@ -34,8 +34,7 @@ export interface BlockSink {
 }
 
 /**
- * A closed run of PAGE records, ready to be written (here or in a compression worker, so every
- * field is a plain typed array that survives postMessage).
+ * A closed run of PAGE records, ready to be written (here, or on libuv's pool by BlockCompressors).
  */
 export interface StagedBlock extends StagedBlockBuffers {
   /** Block codec id (its family, delta flag) and zstd level (ignored for LZ4). */
@@ -47,7 +46,7 @@ export interface StagedBlock extends StagedBlockBuffers {
   maskHi: number;
 }
 
-/** The arrays of a staged block; whole ones (a worker's job buffers) are reused from job to job. */
+/** The arrays of a staged block; whole ones (BlockCompressors' buffers) are reused from block to block. */
 export interface StagedBlockBuffers {
   /** The members' QEMU record headers back to back; member k's ends at headerEnds[k]. */
   headers: Uint8Array;
@@ -66,20 +65,51 @@ export interface StagedBlockBuffers {
  * per member with the family's page codecs; returns the codec payload bytes (QEMU headers excluded).
  */
 export function writeStagedBlock(b: StagedBlock, sink: BlockSink): number {
-  const codec = blockCodecById(b.codecId)!.configure({ zstdLevel: b.level });
-  const { count: n, pageSize: ps, headers } = b;
-  const prefix = HEADERS_LENGTH_BYTES + headers.length;
-  if (n > 1) {
-    const out = sink.reserve(prefix + BLOCK_MASK_BYTES + n * ps);
-    const length = codec.encode(b.maskLo, b.maskHi, b.bytes, out.subarray(prefix));
-    if (length !== null) {
-      out[0] = headers.length >>> 8;
-      out[1] = headers.length & 0xff;
-      out.set(headers, HEADERS_LENGTH_BYTES);
-      sink.commit(b.indexes[0], codec.id, prefix + length);
-      return HEADERS_LENGTH_BYTES + length;
-    }
+  const codec = stagedCodecOf(b);
+  if (b.count > 1) {
+    const out = sink.reserve(blockRecordRoom(b));
+    const length = codec.encode(b.maskLo, b.maskHi, b.bytes, out.subarray(HEADERS_LENGTH_BYTES + b.headers.length));
+    if (length !== null) return commitBlockRecord(b, codec, out, length, sink);
   }
+  return writeMemberRecords(b, codec, sink);
+}
+
+/**
+ * writeStagedBlock with the compression on libuv's thread pool (BlockCodec.encodeAsync). The sink
+ * is the caller's alone until it settles (the pool thread writes into its reservation).
+ */
+export async function writeStagedBlockAsync(b: StagedBlock, sink: BlockSink): Promise<number> {
+  const codec = stagedCodecOf(b);
+  if (b.count > 1) {
+    const out = sink.reserve(blockRecordRoom(b));
+    const length = await codec.encodeAsync(b.maskLo, b.maskHi, b.bytes, out.subarray(HEADERS_LENGTH_BYTES + b.headers.length));
+    if (length !== null) return commitBlockRecord(b, codec, out, length, sink);
+  }
+  return writeMemberRecords(b, codec, sink);
+}
+
+function stagedCodecOf(b: StagedBlock): BlockCodec {
+  return blockCodecById(b.codecId)!.configure({ zstdLevel: b.level });
+}
+
+/** The most bytes `b` takes as one block record (its payload never exceeds the pages themselves). */
+function blockRecordRoom(b: StagedBlock): number {
+  return HEADERS_LENGTH_BYTES + b.headers.length + BLOCK_MASK_BYTES + b.count * b.pageSize;
+}
+
+/** Writes the headers prefix before the block payload of `length` bytes in `out`, and commits it. */
+function commitBlockRecord(b: StagedBlock, codec: BlockCodec, out: Uint8Array, length: number, sink: BlockSink): number {
+  const { headers } = b;
+  out[0] = headers.length >>> 8;
+  out[1] = headers.length & 0xff;
+  out.set(headers, HEADERS_LENGTH_BYTES);
+  sink.commit(b.indexes[0], codec.id, HEADERS_LENGTH_BYTES + headers.length + length);
+  return HEADERS_LENGTH_BYTES + length;
+}
+
+/** `b` as one page record per member, with the family's page codecs. */
+function writeMemberRecords(b: StagedBlock, codec: BlockCodec, sink: BlockSink): number {
+  const { count: n, pageSize: ps, headers } = b;
   const { page: single, deltaId: singleDeltaId } = memberCodecsOf(codec);
   let sent = 0;
   for (let k = 0, from = 0; k < n; k++) {
@@ -106,19 +136,6 @@ export function allocStagedBlockBuffers(pageSize: number, delta: boolean): Stage
   return {
     headers: new Uint8Array(MAX_BLOCK_PAGES * MAX_HEADER_BYTES), headerEnds: new Uint16Array(MAX_BLOCK_PAGES), indexes: new Uint32Array(MAX_BLOCK_PAGES),
     hadOld: new Uint8Array(MAX_BLOCK_PAGES), bytes: new Uint8Array(MAX_BLOCK_PAGES * pageSize), pages: delta ? new Uint8Array(MAX_BLOCK_PAGES * pageSize) : null,
-  };
-}
-
-/** The ArrayBuffers behind `b`'s arrays: what postMessage transfers, to a worker and back. */
-export function stagedBlockTransfer(b: StagedBlockBuffers): ArrayBuffer[] {
-  return [b.headers, b.headerEnds, b.indexes, b.hadOld, b.bytes, ...(b.pages ? [b.pages] : [])].map((a) => a.buffer as ArrayBuffer);
-}
-
-/** The whole buffers behind a block taken into StagedBlockBuffers (views of their full length again). */
-export function stagedBlockBuffersOf(b: StagedBlock): StagedBlockBuffers {
-  return {
-    headers: new Uint8Array(b.headers.buffer), headerEnds: new Uint16Array(b.headerEnds.buffer), indexes: new Uint32Array(b.indexes.buffer),
-    hadOld: new Uint8Array(b.hadOld.buffer), bytes: new Uint8Array(b.bytes.buffer), pages: b.pages === null ? null : new Uint8Array(b.pages.buffer),
   };
 }
 
@@ -196,7 +213,7 @@ export class BlockStage {
 
   /**
    * Empties the stage and returns what it held: views of its own buffers (valid until the next
-   * `add`), or with `into` views of those buffers, copied into (to hand to a worker).
+   * `add`), or with `into` views of those buffers, copied into (to compress off this thread).
    */
   take(into?: StagedBlockBuffers): StagedBlock {
     const n = this.#count;

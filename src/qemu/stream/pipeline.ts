@@ -58,8 +58,8 @@ export interface StreamPipelineOptions {
    */
   blockPages?: number;
   /**
-   * Source only: worker threads that compress the blocks while the caller goes on (0 = on the
-   * caller's thread). Frames still leave in stream order; see `settled`, `pendingBytes`, `close`.
+   * Source only: blocks compressing at once on libuv's thread pool while the caller goes on (0 = on
+   * the caller's thread). Frames still leave in stream order; see `settled`, `pendingBytes`, `close`.
    * @default 0
    */
   compressThreads?: number;
@@ -116,14 +116,14 @@ export class StreamSourceEncoder {
   readonly #adaptive: boolean;
   #zstdShare = 1;
   #blendAcc = 0;
-  /** Frames not yet handed to onFrame, in stream order; null until a worker returns that one. */
+  /** Frames not yet handed to onFrame, in stream order; null until its block is compressed. */
   readonly #out: Array<{ frame: Uint8Array | null }> = [];
   #pendingBytes = 0;
   readonly #pendingLimit: number;
   #failure: LivemigError | null = null;
   #settled: Array<{ resolve(): void; reject(err: LivemigError): void }> = [];
 
-  /** `onFrame` gets the frames in stream order (from a later event-loop turn when workers compress). */
+  /** `onFrame` gets the frames in stream order (from a later event-loop turn when the pool compresses). */
   constructor(options: StreamPipelineOptions, onFrame: (frame: Uint8Array) => void) {
     this.#codec = options.codec;
     this.#pageSize = options.pageSize ?? 4096;
@@ -141,24 +141,24 @@ export class StreamSourceEncoder {
     this.#pendingLimit = 4 * threads * MAX_BLOCK_PAGES * this.#pageSize;
   }
 
-  /** Bytes of staged blocks the workers are still compressing. */
+  /** Bytes of staged blocks still compressing on the pool. */
   get pendingBytes(): number {
     return this.#pendingBytes;
   }
 
-  /** Whether the workers hold enough to stay busy (four full blocks each): the caller may pause its input. */
+  /** Whether the pool holds enough to stay busy (four full blocks per thread): the caller may pause its input. */
   get saturated(): boolean {
     return this.#pendingBytes > this.#pendingLimit;
   }
 
-  /** Resolves once every frame so far went to onFrame; rejects when a worker failed. */
+  /** Resolves once every frame so far went to onFrame; rejects when a block's compression failed. */
   settled(): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#out.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => this.#settled.push({ resolve, reject }));
   }
 
-  /** Stops the compression workers (call once the stream is done or abandoned). */
+  /** Stops the block compressors (call once the stream is done or abandoned). */
   async close(): Promise<void> {
     await this.#compressors?.close();
   }
@@ -301,7 +301,7 @@ export class StreamSourceEncoder {
     }
   }
 
-  /** Sends the staged block, if any: in place, or (two pages or more) through a worker as a frame of its own. */
+  /** Sends the staged block, if any: in place, or (two pages or more) on the pool as a frame of its own. */
   #closeStage(): void {
     const stage = this.#stage;
     if (stage === null || stage.count === 0) return;
@@ -375,7 +375,7 @@ export class StreamSourceEncoder {
 
   /**
    * Seals the current batch (if any) for `onFrame` (at once, unless a block ahead of it is still
-   * with a compression worker). The staged block goes first, unless
+   * compressing on the pool). The staged block goes first, unless
    * `keepBlockOpen`: a run of PAGE records may then go on in the next chunk (any other item, such as
    * the section footer that ends each ram section, still closes it).
    */

@@ -287,7 +287,7 @@ test('a corrupt block record is an error before any of its pages is applied, and
   assert.ok(rejected > 100, `only ${rejected} of 200 corruptions were refused`);
 });
 
-test('blocks compressed by worker threads leave in stream order and rebuild exactly; closing the workers fails what is in flight', async () => {
+test('blocks compressed on the thread pool leave in stream order and rebuild exactly; closing the compressors fails what is in flight', async () => {
   const bytes = loadQemuFixture('running72');
   for (const codec of ['zstd-delta', 'lz4']) {
     const opts: StreamPipelineOptions = { codec: getCodec(codec), mirrorBytes: 0, firstPageCodec: getCodec('zstd'), compressThreads: 2 };
@@ -315,7 +315,7 @@ test('blocks compressed by worker threads leave in stream order and rebuild exac
     assert.ok((recordsById(frames).get(BLOCK_CODEC_IDS[`${codec}-block` as keyof typeof BLOCK_CODEC_IDS]) ?? 0) > 0, `${codec}: no block record`);
     assert.equal(encoder.stats().frames, frames.length);
   }
-  // Noise: every block falls back to raw page records inside the worker's own frame.
+  // Noise: every block falls back to raw page records inside its own frame.
   const noise = pagePassesStream(130, 2, 0xd1ce, true);
   const frames: Uint8Array[] = [];
   const noisy = new StreamSourceEncoder({ codec: getCodec('zstd-delta'), mirrorBytes: 0, firstPageCodec: getCodec('zstd'), compressThreads: 1 }, (f) => frames.push(f));
@@ -327,9 +327,9 @@ test('blocks compressed by worker threads leave in stream order and rebuild exac
     await noisy.close();
   }
   const noiseDecoder = new StreamDestinationDecoder({ codec: getCodec('zstd-delta') });
-  assert.ok(Buffer.concat(frames.map((f) => noiseDecoder.rebuild(decodeFrame(f)))).equals(Buffer.from(noise)), 'noise through a worker differs');
+  assert.ok(Buffer.concat(frames.map((f) => noiseDecoder.rebuild(decodeFrame(f)))).equals(Buffer.from(noise)), 'noise through the pool differs');
   assert.equal(recordsById(frames).get(CODEC_IDS.raw), noisy.stats().pages);
-  // Workers closed under jobs in flight: settled() rejects, nothing is emitted out of order.
+  // Compressors closed under blocks in flight: settled() rejects, nothing is emitted out of order.
   const encoder = new StreamSourceEncoder({ codec: getCodec('zstd-delta'), mirrorBytes: 0, firstPageCodec: getCodec('zstd'), compressThreads: 1 }, () => undefined);
   const parser = new QemuStreamParser();
   for (const e of parser.push(bytes)) encoder.write(e);
