@@ -11,7 +11,6 @@
  * If the destination QEMU goes away (its socket fails), the agent sends an ABORT to the source agent,
  * which closes the source QEMU's socket: the source QEMU's migration fails and its guest runs on.
  */
-import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { LivemigError, isLivemigError } from '../../core/errors.js';
 import type { Channel } from '../../transport/index.js';
@@ -155,14 +154,14 @@ export class QemuDestinationAgent {
     this.#streamBytes += bytes.length;
     this.#lastWriteAtMs = performance.timeOrigin + performance.now();
     if (!this.#socket.write(bytes, () => this.#buffers.give(whole))) {
-      await Promise.race([once(this.#socket, 'drain'), once(this.#socket, 'close')]);
+      await eventOrClose(this.#socket, 'drain');
       if (this.#socketError || this.#socket.destroyed) throw this.#qemuGone(this.#socketError ?? new Error('socket closed'));
     }
   }
 
   async #finished(): Promise<void> {
     if (!this.#socket.writableFinished && !this.#socket.destroyed) {
-      await Promise.race([once(this.#socket, 'finish'), once(this.#socket, 'close')]);
+      await eventOrClose(this.#socket, 'finish');
     }
     if (this.#socketError) throw this.#qemuGone(this.#socketError);
   }
@@ -180,4 +179,20 @@ export class QemuDestinationAgent {
 function asLivemigError(err: unknown): LivemigError {
   if (isLivemigError(err)) return err;
   return new LivemigError('LIVEMIG_E_INTERNAL', `destination agent: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+/**
+ * Resolves on the socket's next `event` or 'close', and leaves no listener behind: racing two
+ * events.once() kept the loser's listeners, one pair per full socket, for the socket's life.
+ */
+function eventOrClose(socket: Socket, event: 'drain' | 'finish'): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off(event, done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on(event, done);
+    socket.on('close', done);
+  });
 }
