@@ -13,9 +13,6 @@ import { LivemigError } from '../../core/errors.js';
 import { PageBatchBuilder } from '../../wire/index.js';
 import { allocStagedBlockBuffers, writeStagedBlockAsync, type BlockSink, type StagedBlock, type StagedBlockBuffers } from './page-blocks.js';
 
-/** libuv's pool size when UV_THREADPOOL_SIZE is unset: more blocks than this at once just queue there. */
-export const LIBUV_DEFAULT_POOL_SIZE = 4;
-
 interface Job {
   block: StagedBlock;
   buffers: StagedBlockBuffers;
@@ -42,8 +39,10 @@ function builderSink(b: PageBatchBuilder): BlockSink {
 }
 
 /**
- * At most `threads` blocks compressing at once; the rest wait in order. Buffers and frame builders
- * are reused from block to block: fresh 256 KiB buffers per block cost page faults and zeroing.
+ * At most `threads` blocks compressing at once; the rest wait in order. libuv runs UV_THREADPOOL_SIZE
+ * jobs at once (4 unless set before the process starts), so more threads than that only queue there.
+ * Buffers and frame builders are reused from block to block: fresh 256 KiB buffers per block cost
+ * page faults and zeroing.
  */
 export class BlockCompressors {
   readonly #threads: number;
