@@ -37,7 +37,8 @@
  * included; on loopback: QEMU's transferred for direct runs, livemig's frame bytes otherwise),
  * converged or not (within --timeout-s), the in-guest check, and the host's busy CPU seconds from the
  * migrate call until the destination ran (every process and the kernel; livemig's agents start
- * within that span) with the mean cores busy over it.
+ * within that span) with the mean cores busy over it. Then each QEMU process's CPU over that span,
+ * and in the testbed each livemig agent process's own CPU from its start to its end.
  *
  * Run: `livemig bench qemu [--guest linux|boot-sector] [--workload idle|hotset|memstress|text]
  *       [--memory-mib N] [--workload-mib N] [--hot-percent N] [--pages-per-sec N] [--paths N --rate R]
@@ -78,6 +79,8 @@ export interface QemuBenchRow {
   pausedMs?: number | null;
   /** Host CPU busy from the migrate call until the destination ran (all processes), ms, and its span. */
   hostCpu?: { busyMs: number; wallMs: number } | null;
+  /** CPU of each QEMU over the migration, and of each livemig agent process (testbed rows), ms. */
+  cpuMs?: { sourceQemu: number | null; destinationQemu: number | null; sourceAgent: number | null; destinationAgent: number | null };
   /** livemig rows: the destination's direct RAM, "BLOCK in FILE" or "off: why". */
   directRam?: string | null;
   /** livemig adaptive rows: the zstd share of the blocks at the end and on average, and its windows. */
@@ -145,6 +148,7 @@ async function runContender(name: string, o: QemuDemoOptions): Promise<QemuBench
     const perPath = o.testbed ? pathTxBytes(o.testbed).map((b, i) => b - tx0[i]) : null;
     const onPaths = perPath?.reduce((a, b) => a + b, 0) ?? null;
     const q = r.report.qemu;
+    const agents = r.report.livemig === null ? null : r.report.agentsCpuMs ?? null;
     return {
       contender: name, converged: true, totalMs: q['total-time'], downtimeMs: q.downtime, observedDowntimeMs: r.report.observedDowntimeMs,
       streamBytes: q.transferred, wireBytes: onPaths ?? (r.report.livemig ? r.report.livemig.wireBytes : q.transferred),
@@ -154,6 +158,10 @@ async function runContender(name: string, o: QemuDemoOptions): Promise<QemuBench
       directRam: r.report.livemig?.directRamNote ?? null,
       blend: blendOf(r.report.livemig?.blend),
       hostCpu: r.hostCpu,
+      cpuMs: {
+        sourceQemu: r.qemuCpuMs.source, destinationQemu: r.qemuCpuMs.destination,
+        sourceAgent: agents?.source ?? null, destinationAgent: agents?.destination ?? null,
+      },
     };
   } catch (err) {
     return {
@@ -198,13 +206,15 @@ export async function main(argv: string[]): Promise<QemuBenchRow[]> {
   else {
     const base = rows.find((r) => r.contender === 'qemu-direct');
     const f = (n: number | null, d = 0): string => (n === null ? '-' : n.toFixed(d));
+    const pair = (a: number | null | undefined, b: number | null | undefined): string => `${f(a == null ? null : a / 1000, 2)}/${f(b == null ? null : b / 1000, 2)}`;
     const where = tb ? `${tb.paths.length} testbed path(s) at ${rate} each` : 'loopback';
     const lines = [`guest ${guest} ${memoryMiB} MiB, workload ${mode} ${workloadMiB} MiB (hot ${hotPercent} %), downtime-limit ${downtimeLimitMs} ms, ${where}, TCG`,
-      `${'contender'.padEnd(26)} ${'conv'.padEnd(5)} ${'total ms'.padStart(9)} ${'down ms'.padStart(8)} ${'obs ms'.padStart(8)} ${'stream MB'.padStart(10)} ${'wire MB'.padStart(9)} ${'wire/base'.padStart(9)} ${'cpu s'.padStart(6)} ${'cores'.padStart(5)}  check`];
+      `${'contender'.padEnd(26)} ${'conv'.padEnd(5)} ${'total ms'.padStart(9)} ${'down ms'.padStart(8)} ${'obs ms'.padStart(8)} ${'stream MB'.padStart(10)} ${'wire MB'.padStart(9)} ${'wire/base'.padStart(9)} ${'cpu s'.padStart(6)} ${'cores'.padStart(5)} ${'qemu s src/dst'.padStart(14)} ${'agent s src/dst'.padStart(15)}  check`];
     for (const r of rows) {
       const rel = base?.wireBytes && r.wireBytes ? (r.wireBytes / base.wireBytes).toFixed(3) : '-';
       lines.push(`${r.contender.padEnd(26)} ${String(r.converged).padEnd(5)} ${f(r.totalMs).padStart(9)} ${f(r.downtimeMs).padStart(8)} ${f(r.observedDowntimeMs, 1).padStart(8)} ` +
-        `${f(r.streamBytes === null ? null : r.streamBytes / 1e6, 1).padStart(10)} ${f(r.wireBytes === null ? null : r.wireBytes / 1e6, 1).padStart(9)} ${rel.padStart(9)} ${f(r.hostCpu ? r.hostCpu.busyMs / 1000 : null, 2).padStart(6)} ${f(r.hostCpu ? r.hostCpu.busyMs / r.hostCpu.wallMs : null, 2).padStart(5)}  ${r.check}${r.error ? ` ${r.error}` : ''}`);
+        `${f(r.streamBytes === null ? null : r.streamBytes / 1e6, 1).padStart(10)} ${f(r.wireBytes === null ? null : r.wireBytes / 1e6, 1).padStart(9)} ${rel.padStart(9)} ${f(r.hostCpu ? r.hostCpu.busyMs / 1000 : null, 2).padStart(6)} ${f(r.hostCpu ? r.hostCpu.busyMs / r.hostCpu.wallMs : null, 2).padStart(5)} ` +
+        `${pair(r.cpuMs?.sourceQemu, r.cpuMs?.destinationQemu).padStart(14)} ${pair(r.cpuMs?.sourceAgent, r.cpuMs?.destinationAgent).padStart(15)}  ${r.check}${r.error ? ` ${r.error}` : ''}`);
     }
     process.stdout.write(lines.join('\n') + '\n');
   }

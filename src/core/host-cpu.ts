@@ -26,3 +26,17 @@ export function startHostCpuSpan(): { end(): { busyMs: number; wallMs: number } 
     },
   };
 }
+
+/** CPU time (user + system) process `pid` has used so far, from /proc/<pid>/stat (Linux), ms; null when unreadable. */
+export function processCpuMs(pid: number): number | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // Fields after the parenthesised command name (which may hold spaces): state is [0], utime [11], stime [12].
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(f[11]) + Number(f[12]);
+  return Number.isFinite(ticks) ? ticks * 10 : null;
+}

@@ -172,7 +172,7 @@ export async function qemuProxyCommand(sub: 'migrate' | 'send' | 'receive' | 'de
     const src = await monitorAt(requireString(v, 'source-qmp'));
     try {
       const r = await runQemuSender(src, { ...c, to, transport: transportSpec(v) });
-      const out = { status: 'completed', qemu: r.info, livemig: r.livemig, stopUs: r.stopUs };
+      const out = { status: 'completed', qemu: r.info, livemig: r.livemig, stopUs: r.stopUs, processCpuMs: ownCpuMs() };
       process.stdout.write(json ? JSON.stringify(out, null, 2) + '\n'
         : `source QEMU: migration completed, total ${r.info['total-time']} ms, downtime ${r.info.downtime} ms; ` +
           `livemig sent ${r.livemig.wireBytes} wire bytes for ${r.livemig.streamBytes} stream bytes (${r.livemig.wireRatio.toFixed(3)})\n`);
@@ -187,13 +187,19 @@ export async function qemuProxyCommand(sub: 'migrate' | 'send' | 'receive' | 'de
     const receiver = await startQemuReceiver(dst, { listen, transport: transportSpec(v), codec: c.codec, cacheBytes: c.cacheBytes, capabilities: c.capabilities, directRam: c.directRam });
     process.stderr.write(`livemig: listening on ${receiver.address.host}:${receiver.address.port}\n`);
     const r = await receiver.done;
-    process.stdout.write(json ? JSON.stringify({ ...r, status: 'completed', destinationStatus: r.status }, null, 2) + '\n'
+    process.stdout.write(json ? JSON.stringify({ ...r, status: 'completed', destinationStatus: r.status, processCpuMs: ownCpuMs() }, null, 2) + '\n'
       : `destination QEMU: ${r.status}; wrote ${r.agent.streamBytes} stream bytes from ${r.agent.frames} frames (${r.agent.frameBytes} bytes); ` +
         `direct RAM: ${r.agent.directRam ? `${r.agent.directRam.pages + r.agent.directRam.zeroPages + r.agent.directRam.xbzrlePages} pages (${r.agent.directRam.bytes} bytes), ` : ''}${r.directRamNote}\n`);
     return 0;
   } finally {
     dst.client.close();
   }
+}
+
+/** This agent process's CPU (user + system) from its start, ms: what one side of a migration cost. */
+function ownCpuMs(): number {
+  const u = process.cpuUsage();
+  return Math.round((u.user + u.system) / 1000);
 }
 
 function formatReport(r: QemuProxyReport): string {
@@ -224,5 +230,9 @@ function formatDemo(r: QemuDemoReport): string {
     ? formatReport(r.report as QemuProxyReport)
     : `direct QEMU migration: total ${r.report.qemu['total-time']} ms, downtime ${r.report.qemu.downtime} ms ` +
       `(observed ${r.report.observedDowntimeMs?.toFixed(1) ?? '?'} ms), ${r.report.qemu.transferred} bytes\n`;
-  return `${r.guest} guest booted in ${r.bootMs} ms, migrated ${r.via}\n${body}${check}\n${r.ok ? 'OK' : 'FAILED'}\n`;
+  const s = (ms: number | null | undefined): string => (ms == null ? '?' : `${(ms / 1000).toFixed(2)} s`);
+  const agents = r.report.livemig ? (r.report as QemuProxyReport).agentsCpuMs : null;
+  const cpu = `CPU during the migration: host ${s(r.hostCpu?.busyMs)}, source QEMU ${s(r.qemuCpuMs.source)}, destination QEMU ${s(r.qemuCpuMs.destination)}` +
+    (agents ? `; agent processes (start to end) source ${s(agents.source)}, destination ${s(agents.destination)}` : '');
+  return `${r.guest} guest booted in ${r.bootMs} ms, migrated ${r.via}\n${body}${check}\n${cpu}\n${r.ok ? 'OK' : 'FAILED'}\n`;
 }

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { LivemigError } from '../../core/errors.js';
-import { startHostCpuSpan } from '../../core/host-cpu.js';
+import { processCpuMs, startHostCpuSpan } from '../../core/host-cpu.js';
 import { buildBootSectorGuest, buildLinuxGuest } from '../guests/build.js';
 import { checkGuestRam } from '../guests/check-guest-ram.js';
 import { ensureQemu } from '../guests/setup.js';
@@ -74,6 +74,11 @@ export interface QemuDemoReport {
    * destination ran, and that span's wall time, ms; livemig's agents start within it. Null off Linux.
    */
   hostCpu: { busyMs: number; wallMs: number } | null;
+  /**
+   * CPU (user + system) of the two QEMU processes over the same span, ms (guest and migration
+   * threads together); null where /proc cannot tell.
+   */
+  qemuCpuMs: { source: number | null; destination: number | null };
   /** True when the destination runs and the check passed. */
   ok: boolean;
   runDir: string | null;
@@ -117,6 +122,7 @@ export async function runQemuDemo(opts: QemuDemoOptions = {}): Promise<QemuDemoR
 
     let report: QemuDemoReport['report'];
     const cpu = startHostCpuSpan();
+    const qemuCpu0 = [src, dst].map((vm) => (vm.pid === undefined ? null : processCpuMs(vm.pid)));
     if (via === 'livemig' && tb) {
       report = await migrateQemuInTestbed(join(runDir, 'src-agent.qmp'), join(runDir, 'dst-agent.qmp'), tb, opts);
     } else if (via === 'livemig') {
@@ -125,9 +131,14 @@ export async function runQemuDemo(opts: QemuDemoOptions = {}): Promise<QemuDemoR
       report = await migrateDirect(src, dst, via === 'direct-mptcp', opts);
     }
     const hostCpu = cpu.end();
+    const [srcCpu, dstCpu] = [src, dst].map((vm, i) => {
+      const now = vm.pid === undefined ? null : processCpuMs(vm.pid);
+      const before = qemuCpu0[i];
+      return now === null || before === null ? null : now - before;
+    });
     const check = await checkDestination(dst, kind, range, runDir, before?.pass ?? 0);
     const ok = report.destination.status === 'running' && (check.kind === 'boot-sector' ? check.bad === 0 && check.edges <= 1 : check.errors === 0 && check.passAfter > check.passBefore);
-    return { guest: kind, via, bootMs, report, check, hostCpu, ok, runDir: opts.keepRunDir ? runDir : null };
+    return { guest: kind, via, bootMs, report, check, hostCpu, qemuCpuMs: { source: srcCpu, destination: dstCpu }, ok, runDir: opts.keepRunDir ? runDir : null };
   } finally {
     await Promise.all(vms.map((vm) => vm.shutdown().catch(() => undefined)));
     if (!opts.keepRunDir) rmSync(runDir, { recursive: true, force: true });

@@ -83,6 +83,8 @@ export interface QemuProxyReport {
    * the channel, the destination agent's last write into the destination QEMU, and its RESUME.
    */
   switchover?: SwitchoverTimeline | null;
+  /** CPU (user + system) of each agent process from its start, ms, when the agents ran as processes of their own. */
+  agentsCpuMs?: { source: number | null; destination: number | null } | null;
 }
 
 /** See QemuProxyReport.switchover; each figure is ms after STOP, or null when not seen. */

@@ -96,9 +96,9 @@ export async function migrateQemuInTestbed(sourceQmp: string, destQmp: string, t
     const [sendCode, recvCode] = await Promise.all([send.exited, recv.exited]);
     if (sendCode !== 0) throw new LivemigError('LIVEMIG_E_PEER_CRASHED', `livemig qemu send exited ${sendCode}: ${send.stderr().trim().slice(-600)}`, { phase: 'precopy' });
     if (recvCode !== 0) throw new LivemigError('LIVEMIG_E_PEER_CRASHED', `livemig qemu receive exited ${recvCode}: ${recv.stderr().trim().slice(-600)}`, { phase: 'precopy' });
-    const sent = parseJson(send.stdout(), 'livemig qemu send') as { qemu: MigrationInfo; livemig: LivemigFigures; stopUs: number | null };
+    const sent = parseJson(send.stdout(), 'livemig qemu send') as { qemu: MigrationInfo; livemig: LivemigFigures; stopUs: number | null; processCpuMs?: number };
     const got = parseJson(recv.stdout(), 'livemig qemu receive') as {
-      agent: { streamBytes: number; directRam: DirectRamStats | null }; directRamNote: string; destinationStatus: string; resumeUs: number | null;
+      agent: { streamBytes: number; directRam: DirectRamStats | null }; directRamNote: string; destinationStatus: string; resumeUs: number | null; processCpuMs?: number;
     };
     return {
       status: 'completed',
@@ -107,6 +107,7 @@ export async function migrateQemuInTestbed(sourceQmp: string, destQmp: string, t
       // Both timestamps are QMP host times on this one host.
       observedDowntimeMs: sent.stopUs !== null && got.resumeUs !== null ? (got.resumeUs - sent.stopUs) / 1000 : null,
       destination: { status: got.destinationStatus },
+      agentsCpuMs: { source: sent.processCpuMs ?? null, destination: got.processCpuMs ?? null },
     };
   } finally {
     for (const c of [send, recv]) if (c && c.proc.exitCode === null) c.proc.kill('SIGKILL');

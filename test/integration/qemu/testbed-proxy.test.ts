@@ -46,6 +46,13 @@ test('the boot-sector guest migrated by livemig qemu send/receive across two sha
     assert.equal(l.destinationStreamBytes, l.streamBytes, 'the destination QEMU got every stream byte');
     // Both paths carried a real share of the channel: the agents talked across the testbed.
     for (const [i, b] of sent.entries()) assert.ok(b > l.wireBytes * 0.1, `path ${i} sent ${b} B of ${l.wireBytes}`);
+    // Each side's CPU: the agents report their own (each at least started Node and moved the stream),
+    // and the source QEMU ran its guest and migration thread through the span.
+    assert.ok(r.report.livemig !== null && r.report.agentsCpuMs, 'the testbed report carries the agents\' CPU');
+    const { source, destination } = r.report.agentsCpuMs;
+    assert.ok(source !== null && source > 0 && destination !== null && destination > 0, `agents' CPU ${source} / ${destination} ms`);
+    assert.ok(r.qemuCpuMs.source !== null && r.qemuCpuMs.source > 0, `source QEMU CPU ${r.qemuCpuMs.source} ms`);
+    assert.ok(r.qemuCpuMs.destination !== null && r.qemuCpuMs.destination >= 0);
     assert.ok(r.ok);
   } finally {
     await testbedDown({ name: NAME });
