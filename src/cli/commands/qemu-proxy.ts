@@ -175,7 +175,8 @@ export async function qemuProxyCommand(sub: 'migrate' | 'send' | 'receive' | 'de
       const out = { status: 'completed', qemu: r.info, livemig: r.livemig, stopUs: r.stopUs, processCpuMs: ownCpuMs() };
       process.stdout.write(json ? JSON.stringify(out, null, 2) + '\n'
         : `source QEMU: migration completed, total ${r.info['total-time']} ms, downtime ${r.info.downtime} ms; ` +
-          `livemig sent ${r.livemig.wireBytes} wire bytes for ${r.livemig.streamBytes} stream bytes (${r.livemig.wireRatio.toFixed(3)})\n`);
+          `livemig sent ${r.livemig.wireBytes} wire bytes for ${r.livemig.streamBytes} stream bytes (${r.livemig.wireRatio.toFixed(3)}); ` +
+          `this agent used ${(out.processCpuMs / 1000).toFixed(2)} CPU-s\n`);
       return 0;
     } finally {
       src.client.close();
@@ -187,9 +188,11 @@ export async function qemuProxyCommand(sub: 'migrate' | 'send' | 'receive' | 'de
     const receiver = await startQemuReceiver(dst, { listen, transport: transportSpec(v), codec: c.codec, cacheBytes: c.cacheBytes, capabilities: c.capabilities, directRam: c.directRam });
     process.stderr.write(`livemig: listening on ${receiver.address.host}:${receiver.address.port}\n`);
     const r = await receiver.done;
-    process.stdout.write(json ? JSON.stringify({ ...r, status: 'completed', destinationStatus: r.status, processCpuMs: ownCpuMs() }, null, 2) + '\n'
+    const cpuMs = ownCpuMs();
+    process.stdout.write(json ? JSON.stringify({ ...r, status: 'completed', destinationStatus: r.status, processCpuMs: cpuMs }, null, 2) + '\n'
       : `destination QEMU: ${r.status}; wrote ${r.agent.streamBytes} stream bytes from ${r.agent.frames} frames (${r.agent.frameBytes} bytes); ` +
-        `direct RAM: ${r.agent.directRam ? `${r.agent.directRam.pages + r.agent.directRam.zeroPages + r.agent.directRam.xbzrlePages} pages (${r.agent.directRam.bytes} bytes), ` : ''}${r.directRamNote}\n`);
+        `direct RAM: ${r.agent.directRam ? `${r.agent.directRam.pages + r.agent.directRam.zeroPages + r.agent.directRam.xbzrlePages} pages (${r.agent.directRam.bytes} bytes), ` : ''}${r.directRamNote}; ` +
+        `this agent used ${(cpuMs / 1000).toFixed(2)} CPU-s\n`);
     return 0;
   } finally {
     dst.client.close();
