@@ -85,6 +85,8 @@ export interface SourceEncoderStats {
   /** `adaptive` in blocks: blocks closed with zstd and with lz4 (setZstdShare sets the mix). */
   zstdBlocks: number;
   lz4Blocks: number;
+  /** Blocks compressed on libuv's thread pool (`compressThreads` above 0) rather than in the caller's thread. */
+  pooledBlocks: number;
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -109,7 +111,7 @@ export class StreamSourceEncoder {
     reserve: (n) => this.#reserve(n),
     commit: (index, id, length) => this.#builder.commit(index, id, length),
   };
-  readonly #stats: SourceEncoderStats = { opaqueBytes: 0, pages: 0, pagePayloadBytes: 0, verbatim: 0, verbatimBytes: 0, frames: 0, frameBytes: 0, zstdBlocks: 0, lz4Blocks: 0 };
+  readonly #stats: SourceEncoderStats = { opaqueBytes: 0, pages: 0, pagePayloadBytes: 0, verbatim: 0, verbatimBytes: 0, frames: 0, frameBytes: 0, zstdBlocks: 0, lz4Blocks: 0, pooledBlocks: 0 };
   readonly #maxFrameBytes: number;
   readonly #compressors: BlockCompressors | null;
   /** `adaptive` in blocks: each block takes zstd or lz4 (delta blocks), `#zstdShare` of them zstd. */
@@ -319,6 +321,7 @@ export class StreamSourceEncoder {
     const slot: { frame: Uint8Array | null } = { frame: null };
     this.#out.push(slot);
     this.#pendingBytes += bytes;
+    this.#stats.pooledBlocks++;
     this.#compressors.compress(block, buffers, this.#seq++, frameBytes).then((r) => {
       this.#pendingBytes -= bytes;
       this.#stats.pagePayloadBytes += r.payloadBytes;

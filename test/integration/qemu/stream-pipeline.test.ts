@@ -314,6 +314,7 @@ test('blocks compressed on the thread pool leave in stream order and rebuild exa
     assert.ok(rebuilt.equals(Buffer.from(bytes)), `${codec}: rebuilt stream differs`);
     assert.ok((recordsById(frames).get(BLOCK_CODEC_IDS[`${codec}-block` as keyof typeof BLOCK_CODEC_IDS]) ?? 0) > 0, `${codec}: no block record`);
     assert.equal(encoder.stats().frames, frames.length);
+    assert.ok(encoder.stats().pooledBlocks > 0, `${codec}: no block went to the pool`);
   }
   // Noise: every block falls back to raw page records inside its own frame.
   const noise = pagePassesStream(130, 2, 0xd1ce, true);
