@@ -122,7 +122,8 @@ export async function runQemuDemo(opts: QemuDemoOptions = {}): Promise<QemuDemoR
 
     let report: QemuDemoReport['report'];
     const cpu = startHostCpuSpan();
-    const qemuCpu0 = [src, dst].map((vm) => (vm.pid === undefined ? null : processCpuMs(vm.pid)));
+    const qemuCpu = (vm: QemuVm): number | null => (vm.pid === undefined ? null : processCpuMs(vm.pid));
+    const qemuCpu0 = [src, dst].map(qemuCpu);
     if (via === 'livemig' && tb) {
       report = await migrateQemuInTestbed(join(runDir, 'src-agent.qmp'), join(runDir, 'dst-agent.qmp'), tb, opts);
     } else if (via === 'livemig') {
@@ -132,7 +133,7 @@ export async function runQemuDemo(opts: QemuDemoOptions = {}): Promise<QemuDemoR
     }
     const hostCpu = cpu.end();
     const [srcCpu, dstCpu] = [src, dst].map((vm, i) => {
-      const now = vm.pid === undefined ? null : processCpuMs(vm.pid);
+      const now = qemuCpu(vm);
       const before = qemuCpu0[i];
       return now === null || before === null ? null : now - before;
     });

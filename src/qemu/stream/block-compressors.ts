@@ -5,9 +5,9 @@
  * caller, who emits the frames in stream order (StreamSourceEncoder).
  *
  * Why the pool and not worker_threads: a worker is a second isolate, and every block crossed to it
- * and back by postMessage. Over the captured 485 MB text stream (one extra thread, zstd-delta)
- * worker threads encoded at 360 MB/s for 1.85 CPU-s, no faster than the agent's own thread (360 MB/s,
- * 1.48 CPU-s); the pool encoded at 480 MB/s for 1.63 CPU-s.
+ * and back by postMessage. Over the captured 485 MB text stream (zstd-delta) one worker thread
+ * encoded at 353-368 MB/s for 1.80-1.90 CPU-s, no faster than the agent's own thread (349-367 MB/s,
+ * 1.43-1.52 CPU-s); two pool threads encode at 434-462 MB/s for 1.55-1.62 CPU-s (docs/FIGURES.md).
  */
 import { LivemigError } from '../../core/errors.js';
 import { PageBatchBuilder } from '../../wire/index.js';
@@ -63,9 +63,8 @@ export class BlockCompressors {
 
   /** Buffers to take the next block into (BlockStage.take): one a finished block gave back, or new. */
   buffers(): StagedBlockBuffers {
-    const b = this.#free.pop() ?? allocStagedBlockBuffers(this.#pageSize, true);
-    b.pages ??= new Uint8Array(b.bytes.length);
-    return b;
+    // With `pages`, so that one set serves full and delta blocks alike.
+    return this.#free.pop() ?? allocStagedBlockBuffers(this.#pageSize, true);
   }
 
   /**
