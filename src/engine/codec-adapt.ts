@@ -120,8 +120,9 @@ export class AdaptiveDriver {
     if (round === 0 || last === null || last.pages === 0) return { full: dirtyPages, delta: 0, pages: dirtyPages };
     const sent = (last.full + last.delta) / last.pages;
     if (this.#lastRound === 0) {
-      // Round 0 had nothing to hit; round 1's re-dirtied pages mostly hit the cache round 0 filled.
-      const hit = Math.min(1, this.#cacheSlots / Math.max(1, dirtyPages));
+      // Round 0 had nothing to hit. Every page it sent went into the cache, which keeps at most
+      // cacheSlots of them, so a re-dirtied page is still there with about that share.
+      const hit = Math.min(1, this.#cacheSlots / Math.max(1, last.full + last.delta));
       return { full: dirtyPages * sent * (1 - hit), delta: dirtyPages * sent * hit, pages: dirtyPages };
     }
     const k = dirtyPages / last.pages;
