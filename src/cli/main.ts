@@ -14,7 +14,7 @@ Usage:
   livemig migrate [options]              migrate a synthetic guest between two local processes
   livemig send --to HOST:PORT [options]  migrate a guest to a receiving agent
   livemig receive --listen HOST:PORT     receive guests
-  livemig bench SUITE                    benchmarks (codecs, lz4, cache, wire, transport, migrate)
+  livemig bench SUITE                    benchmarks (livemig bench --help lists the suites)
   livemig testbed up|down|status|congest|path|exec   network namespaces as hosts (root)
   livemig qemu analyze|replay STREAM     QEMU migration streams: byte accounting, pipeline replay
   livemig qemu migrate|send|receive|demo live QEMU migration through livemig (proxy agents)

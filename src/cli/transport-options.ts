@@ -44,8 +44,8 @@ export const TRANSPORT_HELP = `Transport:
                            comma-separated, one subflow each; the port is the target's
   --subflows N             multipath: subflows per path (default 1)
   --scheduler S            multipath: round-robin | least-queued | weighted (default least-queued)
-  --testbed                run the source in the testbed's source namespace and the
-                           destination in its destination namespace, over all its paths
+  --testbed                migrate only: run the source in the testbed's source namespace and
+                           the destination in its destination namespace, over all its paths
   --testbed-name NAME      which testbed (default: the default one)
 ${SECURITY_HELP}`;
 

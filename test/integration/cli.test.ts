@@ -77,6 +77,7 @@ test('wrong options get precise messages and exit 2', async () => {
     [['migrate', '--bogus'], /Unknown option '--bogus'/],
     [['receive'], /Expected --listen to be HOST:PORT/],
     [['send', '--to', 'nowhere'], /Expected --to to be HOST:PORT/],
+    [['send', '--to', '127.0.0.1:1', '--testbed'], /--testbed works with 'livemig migrate'/],
     [['frobnicate'], /unknown command 'frobnicate'/],
     // The proxy's own flags are checked before any QEMU is touched.
     [['qemu', 'migrate', '--source-qmp', '/none', '--dest-qmp', '/none', '--zstd-level', '0'], /Expected --zstd-level to be 1\.\.19 or a fast level/],

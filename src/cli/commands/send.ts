@@ -1,4 +1,4 @@
-import { stderrLogger } from '../../core/index.js';
+import { LivemigError, stderrLogger } from '../../core/index.js';
 import { COMMON_OPTIONS, SOURCE_OPTIONS, sourceConfig } from '../options.js';
 import { endpointOpt, parseFlags } from '../args.js';
 import { TRANSPORT_OPTIONS, connectChannel, transportConfig } from '../transport-options.js';
@@ -20,6 +20,11 @@ export async function sendCommand(argv: string[]): Promise<number> {
   const to = endpointOpt(values.to as string | undefined, 'to', true)!;
   const cfg = sourceConfig(values);
   const tcfg = transportConfig(values);
+  // The testbed's namespaces hold both ends, which only `migrate` starts; ignoring the flag would
+  // send over whatever route this process happens to have.
+  if (tcfg.testbed) {
+    throw new LivemigError('LIVEMIG_E_INVALID_OPTION', "--testbed works with 'livemig migrate', which starts both ends; for send, run it in the source namespace ('livemig testbed exec --side src -- livemig send ...') with --paths", { phase: 'cli' });
+  }
   const log = stderrLogger(values.verbose === true);
   const guest = await buildSourceGuest(cfg, log);
   try {
