@@ -57,6 +57,8 @@ test('after round 0 the driver expects only the share of pages the cache could k
   driver.endRound(1);
   driver.beginRound(2, 6_500);
   assert.deepEqual(chooser.mixes[2], { full: 4_500, delta: 1_500, pages: 6_500 });
+  // Each round's decision reached the encoder.
+  assert.equal(enc.plans.length, 3);
 });
 
 test('a cache larger than round 0 expects every re-dirtied page to hit', () => {
