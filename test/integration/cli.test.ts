@@ -76,6 +76,7 @@ test('wrong options get precise messages and exit 2', async () => {
     [['migrate', '--max-bandwidth', '12 parsecs'], /Expected --max-bandwidth to be a byte count/],
     [['migrate', '--bogus'], /Unknown option '--bogus'/],
     [['receive'], /Expected --listen to be HOST:PORT/],
+    [['receive', '--listen', '127.0.0.1:0', '--verify', 'memory'], /Expected --verify to be one of pages, full/],
     [['send', '--to', 'nowhere'], /Expected --to to be HOST:PORT/],
     [['send', '--to', '127.0.0.1:1', '--testbed'], /--testbed works with 'livemig migrate'/],
     [['frobnicate'], /unknown command 'frobnicate'/],
@@ -93,7 +94,8 @@ test('wrong options get precise messages and exit 2', async () => {
 
 test('send and receive across two processes; receive serves sessions until stopped', async () => {
   const port = 40000 + Math.floor(Math.random() * 20000);
-  const recv = spawn(process.execPath, [CLI, 'receive', '--listen', `127.0.0.1:${port}`, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // --verify full: the receiver rehashes its whole memory, so each verdict also covers every page's bytes.
+  const recv = spawn(process.execPath, [CLI, 'receive', '--listen', `127.0.0.1:${port}`, '--verify', 'full', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   recv.stdout.on('data', (d) => (out += d));
   try {

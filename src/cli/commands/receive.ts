@@ -8,11 +8,16 @@ import { LingerChannel } from '../linger-channel.js';
 import { choiceOpt, endpointOpt, intOpt, parseFlags } from '../args.js';
 import { SECURITY_HELP, SECURITY_OPTIONS, listenChannel, listenerRefusals, transportConfig } from '../transport-options.js';
 
-export const RECEIVE_HELP = `livemig receive --listen HOST:PORT [--transport tcp|mptcp|multipath] [--once] [--verify pages|memory] [--json]
+export const RECEIVE_HELP = `livemig receive --listen HOST:PORT [--transport tcp|mptcp|multipath] [--once] [--verify pages|full] [--json]
 
 Waits for source agents and receives guests, several at once, until stopped (or after one session
 with --once). Each guest is verified against the source's digest before it resumes. A refused,
 failed or garbage session never stops the agent.
+
+Verification:
+  --verify pages|full      pages: the digest of the hashes of the pages as they were applied;
+                           full: rehash all of this side's memory before the verdict, whatever
+                           the source asked (default pages)
 
 Limits:
   --max-sessions N         sessions served at once; more are refused with LIVEMIG_E_LIMIT (default 4)
@@ -33,8 +38,9 @@ export async function receiveCommand(argv: string[]): Promise<number> {
   });
   if (values.help) return help();
   const endpoint = endpointOpt(values.listen as string | undefined, 'listen', true)!;
-  // A fault injected after the pages are applied is only visible to a full rehash.
-  const verify = choiceOpt(values, 'verify', ['memory', 'pages'] as const, values.fault ? 'memory' : 'pages');
+  // A fault injected after the pages are applied is only visible to a full rehash. 'full' is the
+  // name the source's --verify uses for the same rehash.
+  const verify = choiceOpt(values, 'verify', ['pages', 'full'] as const, values.fault ? 'full' : 'pages') === 'full' ? 'memory' : 'pages';
   const log = stderrLogger(values.verbose === true);
   const corruptPage = parseFault(values.fault as string | undefined);
   const maxSessions = intOpt(values, 'max-sessions', DEFAULT_MAX_SESSIONS, 1, 1024);
